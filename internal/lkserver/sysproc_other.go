@@ -1,0 +1,7 @@
+//go:build !linux
+
+package lkserver
+
+import "syscall"
+
+func sysProcAttr() *syscall.SysProcAttr { return nil }
