@@ -1,0 +1,136 @@
+package lksdk_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/webhook"
+
+	lksdk "github.com/livekit/server-sdk-go"
+)
+
+// The README's examples, kept here so that `go test` compiles them.
+
+func getJoinToken(apiKey, apiSecret, room, identity string) (string, error) {
+	at := auth.NewAccessToken(apiKey, apiSecret)
+	grant := &auth.VideoGrant{
+		RoomJoin: true,
+		Room:     room,
+	}
+	at.AddGrant(grant).
+		SetIdentity(identity).
+		SetValidFor(time.Hour)
+
+	return at.ToJWT()
+}
+
+// Create a token that lets a participant join a room.
+func Example_tokenCreation() {
+	token, err := getJoinToken("api-key", "api-secret-api-secret-api-secret", "myroom", "participantIdentity")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(token) > 0)
+	// Output: true
+}
+
+// The same, from a ConnectInfo.
+func ExampleNewJoinToken() {
+	token, err := lksdk.NewJoinToken(lksdk.ConnectInfo{
+		APIKey:              "api-key",
+		APISecret:           "api-secret-api-secret-api-secret",
+		RoomName:            "myroom",
+		ParticipantIdentity: "botuser",
+		ParticipantName:     "Bot",
+	}, nil, time.Hour)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(token) > 0)
+	// Output: true
+}
+
+func ExampleNewRoomServiceClient() {
+	host := "host"
+	apiKey := "key"
+	apiSecret := "secret"
+
+	roomName := "myroom"
+	identity := "participantIdentity"
+
+	roomClient := lksdk.NewRoomServiceClient(host, apiKey, apiSecret)
+
+	// create a new room
+	room, _ := roomClient.CreateRoom(context.Background(), &livekit.CreateRoomRequest{
+		Name: roomName,
+	})
+
+	// list rooms
+	res, _ := roomClient.ListRooms(context.Background(), &livekit.ListRoomsRequest{})
+	_ = res
+
+	// terminate a room and cause participants to leave
+	roomId := room.GetName() // DeleteRoom takes the room's name
+	roomClient.DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{
+		Room: roomId,
+	})
+
+	// list participants in a room
+	participants, _ := roomClient.ListParticipants(context.Background(), &livekit.ListParticipantsRequest{
+		Room: roomName,
+	})
+	_ = participants
+
+	// disconnect a participant from room
+	roomClient.RemoveParticipant(context.Background(), &livekit.RoomParticipantIdentity{
+		Room:     roomName,
+		Identity: identity,
+	})
+
+	// mute/unmute participant's tracks
+	roomClient.MutePublishedTrack(context.Background(), &livekit.MuteRoomTrackRequest{
+		Room:     roomName,
+		Identity: identity,
+		TrackSid: "track_sid",
+		Muted:    true,
+	})
+}
+
+const apiKey, apiSecret = "api-key", "api-secret-api-secret-api-secret"
+
+var authProvider = auth.NewSimpleKeyProvider(
+	apiKey, apiSecret,
+)
+
+func ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// event is a livekit.WebhookEvent{} object
+	event, err := webhook.ReceiveWebhookEvent(r, authProvider)
+	if err != nil {
+		// could not validate, handle error
+		return
+	}
+
+	// consume WebhookEvent
+	_ = event
+}
+
+// Receive webhooks with protocol's webhook package, in a handler of your own.
+func Example_receiveWebhook() {
+	http.HandleFunc("/livekit/webhook", ServeHTTP)
+}
+
+// Receive webhooks with a handler that answers the server with the right
+// status for each failure.
+func ExampleNewWebhookHandler() {
+	h := lksdk.NewWebhookHandler(auth.NewSimpleKeyProvider(apiKey, apiSecret),
+		func(ctx context.Context, event *livekit.WebhookEvent) error {
+			log.Printf("%s in room %s", event.Event, event.GetRoom().GetName())
+			return nil
+		})
+	http.Handle("/livekit/webhook", h)
+}
