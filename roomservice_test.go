@@ -3,6 +3,8 @@ package lksdk_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,4 +105,23 @@ func TestServerURLFormsReachTheServer(t *testing.T) {
 		_, err := c.ListRooms(testContext(t), &livekit.ListRoomsRequest{})
 		require.NoError(t, err, u)
 	}
+}
+
+type countingTransport struct{ n atomic.Int32 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestOwnHTTPClientIsUsed(t *testing.T) {
+	srv := lktest.Start(t)
+	ct := &countingTransport{}
+	c := lksdk.NewRoomServiceClientWithOptions(srv.URL, srv.APIKey, srv.APISecret,
+		lksdk.WithHTTPClient(&http.Client{Transport: ct}))
+	_, err := c.ListRooms(testContext(t), &livekit.ListRoomsRequest{})
+	require.NoError(t, err)
+	_, err = c.CreateRoom(testContext(t), &livekit.CreateRoomRequest{Name: lktest.RoomName(t)})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, ct.n.Load())
 }
