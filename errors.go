@@ -32,3 +32,47 @@ var (
 	// ErrMissingCredentials: an API key or secret is empty.
 	ErrMissingCredentials = errors.New("API key and secret are required")
 )
+
+// ErrResumeRefused: the server could not resume the session; a full
+// reconnect is needed.
+var ErrResumeRefused = errors.New("server refused to resume the session")
+
+// The phases of connecting to a room, as named by ConnectError.
+const (
+	PhaseSignalDial = "signal dial" // opening the signalling WebSocket
+	PhaseJoin       = "join"        // waiting for the server's join response
+	PhaseICE        = "ice"         // connecting the peer connections (ICE, DTLS)
+	PhasePublisher  = "publisher"   // connecting the publishing peer connection
+	PhaseCancelled  = "cancelled"   // the caller's context ended
+)
+
+// ConnectError is returned when joining a room fails. It names the phase that
+// failed and, when the server refused the connection, its status and reason
+// ("invalid token: ... token is expired", "requested room does not exist").
+// It wraps ErrSignalError or ErrConnectionTimeout where they apply.
+type ConnectError struct {
+	Phase      string
+	StatusCode int    // the HTTP status of a refused WebSocket upgrade
+	Reason     string // the server's reason, when it gave one
+	Err        error
+}
+
+func (e *ConnectError) Error() string {
+	msg := "lksdk: connecting (" + e.Phase + ")"
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+var (
+	// ErrNotConnected: the room is not connected (not yet, or no longer).
+	ErrNotConnected = errors.New("lksdk: not connected to a room")
+	// ErrDataTooLarge: a data packet is larger than the server accepts.
+	ErrDataTooLarge = errors.New("lksdk: data packet too large")
+)

@@ -1,0 +1,655 @@
+package lksdk
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/pion/webrtc/v3"
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	reliableDataChannel = "_reliable"
+	lossyDataChannel    = "_lossy"
+
+	defaultJoinTimeout = 15 * time.Second
+	// maxDataPacketSize is the largest DataPacket the server reads.
+	maxDataPacketSize = 65535
+	// dataBufferHigh is how much data may wait in a data channel's send
+	// buffer before a publish waits for it to drain.
+	dataBufferHigh = 1 << 20
+)
+
+// RTCEngine is a participant's connection to the server: the signalling
+// socket and the two peer connections (the publisher, which sends media and
+// data, and the subscriber, which receives them). Room uses it; most programs
+// never touch it.
+//
+// Signal responses and peer connection events are handled in the order they
+// arrive, on one goroutine of the engine's; the callbacks below are called
+// from it and must not block.
+type RTCEngine struct {
+	// JoinTimeout bounds Join (15 s when zero).
+	JoinTimeout time.Duration
+
+	OnDisconnected          func()
+	OnMediaTrack            func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
+	OnParticipantUpdate     func([]*livekit.ParticipantInfo)
+	OnActiveSpeakersChanged func([]*livekit.SpeakerInfo)
+	OnSpeakersChanged       func([]*livekit.SpeakerInfo)
+	OnDataReceived          func(userPacket *livekit.UserPacket)
+	OnConnectionQuality     func([]*livekit.ConnectionQualityInfo)
+	OnRoomUpdate            func(room *livekit.Room)
+	OnRestarting            func()
+	OnRestarted             func(*livekit.JoinResponse)
+	OnResuming              func()
+	OnResumed               func()
+
+	client *SignalClient
+	opts   engineOptions
+
+	mu          sync.Mutex
+	publisher   *PCTransport
+	subscriber  *PCTransport
+	reliableDC  *webrtc.DataChannel
+	lossyDC     *webrtc.DataChannel
+	join        *livekit.JoinResponse
+	token       string
+	url         string
+	closed      bool
+	publisherUp bool // a publisher offer was made
+
+	loop *serialQueue
+
+	trackPublishedCh chan *livekit.TrackPublishedResponse
+	pendingMu        sync.Mutex
+	pendingTracks    map[string]chan *livekit.TrackInfo
+	pendingRequests  map[uint32]chan *livekit.RequestResponse
+	requestID        atomic.Uint32
+
+	subscriberConnected *stateFlag
+	publisherConnected  *stateFlag
+	reliableOpen        *stateFlag
+	lossyOpen           *stateFlag
+	reliableLow         chan struct{}
+
+	dataMu      sync.Mutex
+	reliableSeq uint32
+
+	// Hooks of the Room, called on the engine's goroutine.
+	onJoin            func(join *livekit.JoinResponse)
+	onSubscriberOffer func(offer webrtc.SessionDescription, transceivers []*webrtc.RTPTransceiver)
+	onResponse        func(res *livekit.SignalResponse)
+	onTrack           func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
+	onData            func(dp *livekit.DataPacket)
+	onLost            func(err error)
+}
+
+// engineOptions are the WebRTC settings a Room passes to its engine.
+type engineOptions struct {
+	api             *webrtc.API
+	iceServers      []webrtc.ICEServer
+	iceServersSet   bool
+	transportPolicy webrtc.ICETransportPolicy
+	autoSubscribe   bool
+}
+
+// NewRTCEngine returns an engine that is not connected.
+func NewRTCEngine() *RTCEngine {
+	return newRTCEngine(engineOptions{autoSubscribe: true})
+}
+
+func newRTCEngine(opts engineOptions) *RTCEngine {
+	return &RTCEngine{
+		client:              NewSignalClient(),
+		opts:                opts,
+		trackPublishedCh:    make(chan *livekit.TrackPublishedResponse, 32),
+		pendingTracks:       map[string]chan *livekit.TrackInfo{},
+		pendingRequests:     map[uint32]chan *livekit.RequestResponse{},
+		subscriberConnected: newStateFlag(),
+		publisherConnected:  newStateFlag(),
+		reliableOpen:        newStateFlag(),
+		lossyOpen:           newStateFlag(),
+		reliableLow:         make(chan struct{}, 1),
+	}
+}
+
+// Join connects to the room the token grants, with params.
+func (e *RTCEngine) Join(url string, token string, params *ConnectParams) (*livekit.JoinResponse, error) {
+	timeout := e.JoinTimeout
+	if timeout <= 0 {
+		timeout = defaultJoinTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if params != nil {
+		e.opts.autoSubscribe = params.AutoSubscribe
+	}
+	return e.JoinContext(ctx, url, token)
+}
+
+// JoinContext connects to the room the token grants and returns when the
+// server's join response is in and the primary peer connection is up. On
+// failure everything the engine started is stopped again.
+func (e *RTCEngine) JoinContext(ctx context.Context, url, token string) (*livekit.JoinResponse, error) {
+	join, err := e.client.JoinWithContext(ctx, url, token, SignalOptions{AutoSubscribe: e.opts.autoSubscribe})
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.join, e.url, e.token = join, url, token
+	e.mu.Unlock()
+	e.loop = newSerialQueue()
+	if e.onJoin != nil {
+		e.loop.post(func() { e.onJoin(join) })
+	}
+
+	if err := e.createTransports(join); err != nil {
+		e.Close()
+		return nil, &ConnectError{Phase: PhaseICE, Err: err}
+	}
+	e.client.OnResponse = func(res *livekit.SignalResponse) {
+		e.loop.post(func() { e.handleResponse(res) })
+	}
+	e.client.OnCloseWithError = func(err error) {
+		e.loop.post(func() { e.lost(fmt.Errorf("signal connection lost: %w", err)) })
+	}
+	e.client.Start()
+
+	primary := e.subscriberConnected
+	if !join.SubscriberPrimary {
+		primary = e.publisherConnected
+		e.negotiatePublisher()
+	}
+	if err := primary.wait(ctx); err != nil {
+		e.Close()
+		return nil, &ConnectError{Phase: PhaseICE, Err: fmt.Errorf("%w: peer connection not connected: %w", ErrConnectionTimeout, err)}
+	}
+	return join, nil
+}
+
+func (e *RTCEngine) rtcConfiguration(join *livekit.JoinResponse) webrtc.Configuration {
+	cfg := webrtc.Configuration{
+		ICEServers:         FromProtoIceServers(join.IceServers),
+		ICETransportPolicy: e.opts.transportPolicy,
+		SDPSemantics:       webrtc.SDPSemanticsUnifiedPlan,
+		BundlePolicy:       webrtc.BundlePolicyMaxBundle,
+	}
+	if e.opts.iceServersSet {
+		cfg.ICEServers = e.opts.iceServers
+	}
+	if join.GetClientConfiguration().GetForceRelay() == livekit.ClientConfigSetting_ENABLED {
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	return cfg
+}
+
+func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
+	api := e.opts.api
+	if api == nil {
+		var err error
+		if api, err = defaultWebRTCAPI(); err != nil {
+			return err
+		}
+	}
+	cfg := e.rtcConfiguration(join)
+	pub, err := newPCTransport(api, cfg)
+	if err != nil {
+		return err
+	}
+	sub, err := newPCTransport(api, cfg)
+	if err != nil {
+		_ = pub.Close()
+		return err
+	}
+	e.mu.Lock()
+	e.publisher, e.subscriber = pub, sub
+	e.mu.Unlock()
+
+	pub.OnOffer = func(sd webrtc.SessionDescription) {
+		if err := e.client.SendOffer(sd); err != nil {
+			getLogger().V(1).Info("could not send offer", "error", err)
+		}
+	}
+	e.watchTransport(pub, livekit.SignalTarget_PUBLISHER, e.publisherConnected)
+	e.watchTransport(sub, livekit.SignalTarget_SUBSCRIBER, e.subscriberConnected)
+
+	sub.pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+		e.loop.post(func() {
+			if e.onTrack != nil {
+				e.onTrack(track, receiver)
+			}
+			if e.OnMediaTrack != nil {
+				e.OnMediaTrack(track, receiver)
+			}
+		})
+	})
+	// The server sends data on channels it opens on the subscriber
+	// connection (on the publisher one when it is the primary).
+	for _, t := range []*PCTransport{sub, pub} {
+		t.pc.OnDataChannel(func(dc *webrtc.DataChannel) { e.receiveData(dc) })
+	}
+
+	ordered := false
+	var noRetransmits uint16
+	reliable, err := pub.pc.CreateDataChannel(reliableDataChannel, &webrtc.DataChannelInit{})
+	if err != nil {
+		return err
+	}
+	lossy, err := pub.pc.CreateDataChannel(lossyDataChannel, &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &noRetransmits})
+	if err != nil {
+		return err
+	}
+	reliable.OnOpen(e.reliableOpen.set)
+	reliable.OnClose(e.reliableOpen.reset)
+	lossy.OnOpen(e.lossyOpen.set)
+	lossy.OnClose(e.lossyOpen.reset)
+	reliable.SetBufferedAmountLowThreshold(dataBufferHigh / 2)
+	reliable.OnBufferedAmountLow(func() {
+		select {
+		case e.reliableLow <- struct{}{}:
+		default:
+		}
+	})
+	e.receiveData(reliable)
+	e.receiveData(lossy)
+	e.mu.Lock()
+	e.reliableDC, e.lossyDC = reliable, lossy
+	e.mu.Unlock()
+	return nil
+}
+
+// watchTransport trickles t's candidates to the server and tracks whether
+// it is connected; a failed connection is reported as lost.
+func (e *RTCEngine) watchTransport(t *PCTransport, target livekit.SignalTarget, connected *stateFlag) {
+	t.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		if err := e.client.SendICECandidate(c.ToJSON(), target); err != nil {
+			getLogger().V(1).Info("could not send ICE candidate", "error", err)
+		}
+	})
+	t.pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
+		getLogger().V(1).Info("peer connection state", "target", target, "state", state)
+		switch state {
+		case webrtc.PeerConnectionStateConnected:
+			connected.set()
+		case webrtc.PeerConnectionStateFailed:
+			connected.reset()
+			e.loop.post(func() { e.lost(fmt.Errorf("%s peer connection failed", target)) })
+		case webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateClosed:
+			connected.reset()
+		}
+	})
+}
+
+// receiveData hands each DataPacket that arrives on dc to the engine loop.
+func (e *RTCEngine) receiveData(dc *webrtc.DataChannel) {
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		dp := &livekit.DataPacket{}
+		if err := proto.Unmarshal(msg.Data, dp); err != nil {
+			getLogger().V(1).Info("could not decode data packet", "channel", dc.Label(), "error", err)
+			return
+		}
+		e.loop.post(func() { e.handleData(dp) })
+	})
+}
+
+func (e *RTCEngine) handleData(dp *livekit.DataPacket) {
+	if e.onData != nil {
+		e.onData(dp)
+	}
+	if user := dp.GetUser(); user != nil && e.OnDataReceived != nil {
+		e.OnDataReceived(user)
+	}
+}
+
+// handleResponse applies one signal response; it runs on the engine loop.
+func (e *RTCEngine) handleResponse(res *livekit.SignalResponse) {
+	switch m := res.Message.(type) {
+	case *livekit.SignalResponse_Offer:
+		e.handleOffer(m.Offer)
+		return
+	case *livekit.SignalResponse_Answer:
+		if pub := e.transport(livekit.SignalTarget_PUBLISHER); pub != nil {
+			if err := pub.SetRemoteDescription(FromProtoSessionDescription(m.Answer)); err != nil {
+				getLogger().Error(err, "could not apply the publisher answer")
+			}
+		}
+		return
+	case *livekit.SignalResponse_Trickle:
+		if t := e.transport(m.Trickle.Target); t != nil {
+			if err := t.AddICECandidate(FromProtoTrickle(m.Trickle)); err != nil {
+				getLogger().V(1).Info("could not add ICE candidate", "error", err)
+			}
+		}
+		return
+	case *livekit.SignalResponse_TrackPublished:
+		e.resolveTrack(m.TrackPublished.Cid, m.TrackPublished.Track)
+		select {
+		case e.trackPublishedCh <- m.TrackPublished:
+		default:
+		}
+	case *livekit.SignalResponse_RequestResponse:
+		e.resolveRequest(m.RequestResponse)
+	case *livekit.SignalResponse_RefreshToken:
+		e.mu.Lock()
+		e.token = m.RefreshToken
+		e.mu.Unlock()
+	case *livekit.SignalResponse_Update:
+		if e.OnParticipantUpdate != nil {
+			e.OnParticipantUpdate(m.Update.Participants)
+		}
+	case *livekit.SignalResponse_SpeakersChanged:
+		if e.OnSpeakersChanged != nil {
+			e.OnSpeakersChanged(m.SpeakersChanged.Speakers)
+		}
+	case *livekit.SignalResponse_ConnectionQuality:
+		if e.OnConnectionQuality != nil {
+			e.OnConnectionQuality(m.ConnectionQuality.Updates)
+		}
+	case *livekit.SignalResponse_RoomUpdate:
+		if e.OnRoomUpdate != nil {
+			e.OnRoomUpdate(m.RoomUpdate.Room)
+		}
+	}
+	if e.onResponse != nil {
+		e.onResponse(res)
+	}
+}
+
+// handleOffer answers a subscriber offer.
+func (e *RTCEngine) handleOffer(offer *livekit.SessionDescription) {
+	sub := e.transport(livekit.SignalTarget_SUBSCRIBER)
+	if sub == nil {
+		return
+	}
+	sd := FromProtoSessionDescription(offer)
+	if err := sub.SetRemoteDescription(sd); err != nil {
+		getLogger().Error(err, "could not apply the subscriber offer")
+		return
+	}
+	if e.onSubscriberOffer != nil {
+		e.onSubscriberOffer(sd, sub.pc.GetTransceivers())
+	}
+	answer, err := sub.CreateAnswer()
+	if err != nil {
+		getLogger().Error(err, "could not answer the subscriber offer")
+		return
+	}
+	if err := e.client.sendSDP(answer, offer.Id, false); err != nil {
+		getLogger().V(1).Info("could not send answer", "error", err)
+	}
+}
+
+func (e *RTCEngine) transport(target livekit.SignalTarget) *PCTransport {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if target == livekit.SignalTarget_PUBLISHER {
+		return e.publisher
+	}
+	return e.subscriber
+}
+
+// lost reports a lost connection to the Room, once per engine.
+func (e *RTCEngine) lost(err error) {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return
+	}
+	getLogger().Info("connection lost", "error", err.Error())
+	if e.onLost != nil {
+		e.onLost(err)
+	} else {
+		e.Close()
+		if e.OnDisconnected != nil {
+			e.OnDisconnected()
+		}
+	}
+}
+
+// negotiatePublisher makes the publisher offer, once.
+func (e *RTCEngine) negotiatePublisher() {
+	e.mu.Lock()
+	pub, up := e.publisher, e.publisherUp
+	e.publisherUp = true
+	e.mu.Unlock()
+	if pub != nil && !up {
+		pub.Negotiate()
+	}
+}
+
+// ensurePublisherConnected connects the publisher peer connection if it is
+// not yet, and waits until it is connected.
+func (e *RTCEngine) ensurePublisherConnected(ctx context.Context) error {
+	e.negotiatePublisher()
+	if err := e.publisherConnected.wait(ctx); err != nil {
+		return &ConnectError{Phase: PhasePublisher, Err: fmt.Errorf("%w: publisher not connected: %w", ErrConnectionTimeout, err)}
+	}
+	return nil
+}
+
+// addTrack asks the server to accept a track and waits for its answer.
+func (e *RTCEngine) addTrack(ctx context.Context, req *livekit.AddTrackRequest) (*livekit.TrackInfo, error) {
+	ch := make(chan *livekit.TrackInfo, 1)
+	e.pendingMu.Lock()
+	if _, dup := e.pendingTracks[req.Cid]; dup {
+		e.pendingMu.Unlock()
+		return nil, fmt.Errorf("lksdk: track %q is already being published", req.Cid)
+	}
+	e.pendingTracks[req.Cid] = ch
+	e.pendingMu.Unlock()
+	defer func() {
+		e.pendingMu.Lock()
+		delete(e.pendingTracks, req.Cid)
+		e.pendingMu.Unlock()
+	}()
+	if err := e.client.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_AddTrack{AddTrack: req}}); err != nil {
+		return nil, err
+	}
+	select {
+	case info := <-ch:
+		if info == nil {
+			return nil, fmt.Errorf("lksdk: the server refused track %q", req.Cid)
+		}
+		return info, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrTrackPublishTimeout, ctx.Err())
+	}
+}
+
+func (e *RTCEngine) resolveTrack(cid string, info *livekit.TrackInfo) {
+	e.pendingMu.Lock()
+	ch := e.pendingTracks[cid]
+	e.pendingMu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- info:
+		default:
+		}
+	}
+}
+
+// sendRequestAndWait sends a request that the server answers with a
+// RequestResponse carrying its id, and waits for that answer.
+func (e *RTCEngine) sendRequestAndWait(ctx context.Context, build func(id uint32) *livekit.SignalRequest) (*livekit.RequestResponse, error) {
+	id := e.requestID.Add(1)
+	ch := make(chan *livekit.RequestResponse, 1)
+	e.pendingMu.Lock()
+	e.pendingRequests[id] = ch
+	e.pendingMu.Unlock()
+	defer func() {
+		e.pendingMu.Lock()
+		delete(e.pendingRequests, id)
+		e.pendingMu.Unlock()
+	}()
+	if err := e.client.SendRequest(build(id)); err != nil {
+		return nil, err
+	}
+	select {
+	case res := <-ch:
+		return res, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (e *RTCEngine) resolveRequest(res *livekit.RequestResponse) {
+	e.pendingMu.Lock()
+	ch := e.pendingRequests[res.RequestId]
+	e.pendingMu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- res:
+		default:
+		}
+		return
+	}
+	if add := res.GetAddTrack(); add != nil && res.Reason != livekit.RequestResponse_OK {
+		// A refused AddTrackRequest has no request id: match it by cid.
+		getLogger().Info("server refused track", "cid", add.Cid, "reason", res.Reason, "message", res.Message)
+		e.resolveTrack(add.Cid, nil)
+	}
+}
+
+// publishData sends dp on the channel its kind asks for, connecting the
+// publisher first if needed.
+func (e *RTCEngine) publishData(ctx context.Context, dp *livekit.DataPacket) error {
+	if err := e.ensurePublisherConnected(ctx); err != nil {
+		return err
+	}
+	reliable := dp.Kind == livekit.DataPacket_RELIABLE
+	open := e.lossyOpen
+	if reliable {
+		open = e.reliableOpen
+	}
+	if err := open.wait(ctx); err != nil {
+		return fmt.Errorf("%w: data channel not open: %w", ErrConnectionTimeout, err)
+	}
+	e.mu.Lock()
+	dc := e.lossyDC
+	if reliable {
+		dc = e.reliableDC
+	}
+	e.mu.Unlock()
+
+	e.dataMu.Lock()
+	defer e.dataMu.Unlock()
+	if reliable {
+		// Wait for the send buffer to drain rather than let it grow.
+		for dc.BufferedAmount() > dataBufferHigh {
+			select {
+			case <-e.reliableLow:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		e.reliableSeq++
+		dp.Sequence = e.reliableSeq
+	}
+	payload, err := proto.Marshal(dp)
+	if err != nil {
+		return err
+	}
+	if len(payload) > maxDataPacketSize {
+		return fmt.Errorf("%w: %d bytes encoded, at most %d", ErrDataTooLarge, len(payload), maxDataPacketSize)
+	}
+	return dc.Send(payload)
+}
+
+// IsConnected reports whether the signal connection and the primary peer
+// connection are up.
+func (e *RTCEngine) IsConnected() bool {
+	e.mu.Lock()
+	join := e.join
+	e.mu.Unlock()
+	if join == nil || !e.client.IsStarted() {
+		return false
+	}
+	if join.SubscriberPrimary {
+		return e.subscriberConnected.isSet()
+	}
+	return e.publisherConnected.isSet()
+}
+
+// TrackPublishedChan receives the server's confirmations of published
+// tracks. It is kept for compatibility; it drops what is not read in time.
+func (e *RTCEngine) TrackPublishedChan() <-chan *livekit.TrackPublishedResponse {
+	return e.trackPublishedCh
+}
+
+// Close closes the connections and stops the engine's goroutines. It does
+// not tell the server; Room.Disconnect does.
+func (e *RTCEngine) Close() {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	e.closed = true
+	pub, sub := e.publisher, e.subscriber
+	e.mu.Unlock()
+
+	e.client.Close()
+	for _, t := range []*PCTransport{pub, sub} {
+		if t != nil {
+			_ = t.Close()
+		}
+	}
+	if e.loop != nil {
+		e.loop.closeAndWait()
+	}
+}
+
+// stateFlag is a condition that goroutines can wait for: set, or not yet.
+type stateFlag struct {
+	mu sync.Mutex
+	ch chan struct{} // closed while set
+	on bool
+}
+
+func newStateFlag() *stateFlag { return &stateFlag{ch: make(chan struct{})} }
+
+func (f *stateFlag) set() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.on {
+		f.on = true
+		close(f.ch)
+	}
+}
+
+func (f *stateFlag) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.on {
+		f.on = false
+		f.ch = make(chan struct{})
+	}
+}
+
+func (f *stateFlag) isSet() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.on
+}
+
+// wait returns nil once the flag is set, or ctx's error.
+func (f *stateFlag) wait(ctx context.Context) error {
+	f.mu.Lock()
+	ch := f.ch
+	f.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,117 @@
+package lksdk
+
+import (
+	"bytes"
+	"runtime"
+	"strconv"
+	"sync"
+)
+
+// serialQueue runs the functions posted to it one at a time, in the order
+// they were posted, on a goroutine of its own. Posting never blocks: the
+// queue grows as needed, so a slow function delays only those after it.
+type serialQueue struct {
+	mu      sync.Mutex
+	items   []func()
+	wake    chan struct{}
+	closed  bool
+	done    chan struct{}
+	goid    uint64 // of the queue's goroutine
+	started chan struct{}
+}
+
+func newSerialQueue() *serialQueue {
+	q := &serialQueue{wake: make(chan struct{}, 1), done: make(chan struct{}), started: make(chan struct{})}
+	go q.run()
+	<-q.started
+	return q
+}
+
+// post queues fn; it reports false if the queue was closed.
+func (q *serialQueue) post(fn func()) bool {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, fn)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// close makes the queue run what was posted before it and then stop.
+func (q *serialQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// closeAndWait closes the queue and waits until its goroutine is gone,
+// unless it is called from that goroutine (a function of the queue closing
+// it), which then ends as soon as that function returns.
+func (q *serialQueue) closeAndWait() {
+	q.close()
+	if q.onQueue() {
+		return
+	}
+	<-q.done
+}
+
+// discardAndWait drops what was posted and not yet run, closes the queue and
+// waits for its goroutine to end.
+func (q *serialQueue) discardAndWait() {
+	q.mu.Lock()
+	q.items = nil
+	q.mu.Unlock()
+	q.closeAndWait()
+}
+
+// onQueue reports whether the caller runs on the queue's goroutine.
+func (q *serialQueue) onQueue() bool {
+	return curGoroutineID() == q.goid
+}
+
+func (q *serialQueue) run() {
+	defer close(q.done)
+	q.goid = curGoroutineID()
+	close(q.started)
+	var batch []func()
+	for {
+		q.mu.Lock()
+		batch, q.items = q.items, batch[:0]
+		closed := q.closed
+		q.mu.Unlock()
+		for i, fn := range batch {
+			fn()
+			batch[i] = nil
+		}
+		if len(batch) == 0 {
+			if closed {
+				return
+			}
+			<-q.wake
+		}
+	}
+}
+
+// curGoroutineID returns the running goroutine's id, read from its stack
+// header ("goroutine 18 [running]:"). It is used only to tell whether a call
+// comes from inside a callback, never on a per-packet path.
+func curGoroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
+}
