@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/auth"
@@ -108,7 +109,9 @@ type Room struct {
 	serverInfo     *livekit.ServerInfo
 	participants   map[string]*RemoteParticipant // by sid
 	activeSpeakers []Participant
-	pendingTracks  map[string]pendingTrack // by track sid: media that came before its publication
+	pendingTracks  map[string]pendingTrack          // by track sid: media that came before its publication
+	heldData       map[string][]*livekit.DataPacket // by sender identity: data that came before its sender
+	heldTimers     []*time.Timer
 	state          roomState
 	reason         DisconnectReason
 
@@ -139,6 +142,7 @@ func CreateRoom(callback *RoomCallback) *Room {
 		callback:      cb,
 		participants:  map[string]*RemoteParticipant{},
 		pendingTracks: map[string]pendingTrack{},
+		heldData:      map[string][]*livekit.DataPacket{},
 		done:          make(chan struct{}),
 	}
 	r.LocalParticipant = newLocalParticipant(r)
@@ -292,6 +296,11 @@ func (r *Room) close(reason DisconnectReason, sendLeave bool) {
 		_ = r.engine.client.SendLeave()
 	}
 	r.engine.Close()
+	r.lock.Lock()
+	for _, t := range r.heldTimers {
+		t.Stop()
+	}
+	r.lock.Unlock()
 	r.goroutines.closeAndWait()
 	r.emit(func(cb *RoomCallback) {
 		cb.OnDisconnected()
@@ -347,6 +356,10 @@ func (r *Room) GetParticipant(sid string) *RemoteParticipant {
 func (r *Room) GetParticipantByIdentity(identity string) *RemoteParticipant {
 	r.lock.RLock()
 	defer r.lock.RUnlock()
+	return r.participantByIdentityLocked(identity)
+}
+
+func (r *Room) participantByIdentityLocked(identity string) *RemoteParticipant {
 	for _, p := range r.participants {
 		if p.Identity() == identity {
 			return p
@@ -474,6 +487,7 @@ func (r *Room) applyParticipants(infos []*livekit.ParticipantInfo) {
 			r.participants[pi.Sid] = rp
 			r.lock.Unlock()
 			r.emit(func(cb *RoomCallback) { cb.OnParticipantConnected(rp) })
+			r.releaseData(pi.Identity)
 		}
 		r.emitInfoChanges(changes, rp)
 		tracks := rp.applyTracks(pi)
@@ -637,20 +651,68 @@ func (r *Room) subscriptionFailed(trackSID string) {
 	}
 }
 
+const (
+	// heldDataTimeout bounds how long data from a participant the room does
+	// not know yet waits for the participant's arrival. The server announces
+	// participants that publish nothing in batches, every 3 s.
+	heldDataTimeout = 5 * time.Second
+	heldDataMax     = 4096
+)
+
+// handleData delivers a user data packet. Data from a sender the room does
+// not know yet is held until the sender is known (or heldDataTimeout), so
+// that callbacks always get the sender, and in order.
 func (r *Room) handleData(dp *livekit.DataPacket) {
-	user := dp.GetUser()
-	if user == nil {
+	if dp.GetUser() == nil {
 		return
 	}
-	identity := dp.ParticipantIdentity
-	if identity == "" {
-		identity = user.ParticipantIdentity
-	}
-	var rp *RemoteParticipant
+	identity := senderIdentity(dp)
 	if identity != "" {
-		rp = r.GetParticipantByIdentity(identity)
+		r.lock.Lock()
+		held, holding := r.heldData[identity]
+		if holding || r.participantByIdentityLocked(identity) == nil {
+			if len(held) < heldDataMax {
+				r.heldData[identity] = append(held, dp)
+				if !holding {
+					r.heldTimers = append(r.heldTimers, time.AfterFunc(heldDataTimeout, func() {
+						r.engine.loop.post(func() { r.releaseData(identity) })
+					}))
+				}
+				r.lock.Unlock()
+				return
+			}
+			r.lock.Unlock()
+			r.releaseData(identity) // too much held: deliver it as it is
+			r.deliverData(dp, nil)
+			return
+		}
+		r.lock.Unlock()
 	}
-	params := DataReceiveParams{Sender: rp, SenderIdentity: identity, Topic: user.GetTopic(), Kind: dp.Kind}
+	r.deliverData(dp, r.GetParticipantByIdentity(identity))
+}
+
+// releaseData delivers the data held for identity.
+func (r *Room) releaseData(identity string) {
+	r.lock.Lock()
+	held := r.heldData[identity]
+	delete(r.heldData, identity)
+	rp := r.participantByIdentityLocked(identity)
+	r.lock.Unlock()
+	for _, dp := range held {
+		r.deliverData(dp, rp)
+	}
+}
+
+func senderIdentity(dp *livekit.DataPacket) string {
+	if dp.ParticipantIdentity != "" {
+		return dp.ParticipantIdentity
+	}
+	return dp.GetUser().GetParticipantIdentity()
+}
+
+func (r *Room) deliverData(dp *livekit.DataPacket, rp *RemoteParticipant) {
+	user := dp.GetUser()
+	params := DataReceiveParams{Sender: rp, SenderIdentity: senderIdentity(dp), Topic: user.GetTopic(), Kind: dp.Kind}
 	payload := user.Payload
 	r.emit(func(cb *RoomCallback) {
 		cb.OnDataReceived(payload, rp)
@@ -723,6 +785,12 @@ func (r *Room) applyServerMute(req *livekit.MuteTrackRequest) {
 }
 
 func (r *Room) handleLeave(leave *livekit.LeaveRequest) {
+	r.lock.RLock()
+	closing := r.state == roomClosing
+	r.lock.RUnlock()
+	if closing {
+		return // the server's echo of our own leave
+	}
 	r.log.Info("server asked to leave", "reason", leave.Reason, "action", leave.Action)
 	r.beginClose(leave.Reason, false)
 }
