@@ -10,6 +10,7 @@ import (
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/webhook"
+	"github.com/pion/webrtc/v3"
 
 	lksdk "github.com/livekit/server-sdk-go"
 )
@@ -133,4 +134,57 @@ func ExampleNewWebhookHandler() {
 			return nil
 		})
 	http.Handle("/livekit/webhook", h)
+}
+
+// Join a room as a participant and be told of every track subscribed.
+func Example_participant() {
+	host := "<host>"
+	apiKey := "api-key"
+	apiSecret := "api-secret"
+	roomName := "myroom"
+	identity := "botuser"
+	roomCB := &lksdk.RoomCallback{
+		ParticipantCallback: lksdk.ParticipantCallback{
+			OnTrackSubscribed: trackSubscribed,
+		},
+	}
+	room, err := lksdk.ConnectToRoom(host, lksdk.ConnectInfo{
+		APIKey:              apiKey,
+		APISecret:           apiSecret,
+		RoomName:            roomName,
+		ParticipantIdentity: identity,
+	}, roomCB)
+	if err != nil {
+		panic(err)
+	}
+
+	// ...
+	room.Disconnect()
+}
+
+func trackSubscribed(track *webrtc.TrackRemote, publication *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+
+}
+
+// Send data to some participants, on a topic, and receive it with its
+// sender.
+func ExampleLocalParticipant_PublishDataPacket() {
+	room, err := lksdk.ConnectToRoom("wss://my.livekit.host", lksdk.ConnectInfo{
+		APIKey: apiKey, APISecret: apiSecret, RoomName: "myroom", ParticipantIdentity: "bot",
+	}, &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
+		OnDataPacket: func(data []byte, params lksdk.DataReceiveParams) {
+			log.Printf("%s on %q: %s", params.SenderIdentity, params.Topic, data)
+		},
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer room.Disconnect()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = room.LocalParticipant.PublishDataPacket(ctx, []byte(`{"type":"hello"}`),
+		lksdk.WithDataTopic("chat"), lksdk.WithDataDestinations("alice", "bob"))
+	if err != nil {
+		log.Print(err)
+	}
 }

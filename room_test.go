@@ -186,3 +186,32 @@ func mapValues[K comparable, V any](m map[K]V) []V {
 	}
 	return out
 }
+
+// The server announces a publisher's departure at once (a participant that
+// publishes nothing is announced in its next 3 s batch).
+func TestPublisherLeaveIsSeenWithinASecond(t *testing.T) {
+	srv := lktest.Start(t)
+	room := lktest.RoomName(t)
+	left := make(chan *lksdk.RemoteParticipant, 1)
+	tracks := make(chan struct{}, 4)
+	join(t, srv, room, "bob", &lksdk.RoomCallback{
+		OnParticipantDisconnected: func(rp *lksdk.RemoteParticipant) { left <- rp },
+		ParticipantCallback: lksdk.ParticipantCallback{
+			OnTrackSubscribed: func(*webrtc.TrackRemote, *lksdk.RemoteTrackPublication, *lksdk.RemoteParticipant) {
+				tracks <- struct{}{}
+			},
+		},
+	})
+	a := join(t, srv, room, "alice", nil)
+	pubs := publishAV(t, a, "alice")
+	recv(t, tracks, 10*time.Second, "alice's tracks at bob")
+
+	start := time.Now()
+	pubs.close()
+	a.Disconnect()
+	rp := recv(t, left, 5*time.Second, "OnParticipantDisconnected")
+	took := time.Since(start)
+	t.Logf("alice's leave was seen by bob after %s", took)
+	require.Equal(t, "alice", rp.Identity())
+	require.Less(t, took, time.Second)
+}

@@ -2,10 +2,13 @@ package lksdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -172,7 +175,7 @@ func (c *SignalClient) connect(ctx context.Context, urlPrefix, token string, opt
 		res, err := readResponse(conn)
 		if err != nil {
 			_ = conn.Close()
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || isTimeout(err) {
 				return nil, &ConnectError{Phase: PhaseJoin, Err: fmt.Errorf("%w: no join response: %w", ErrConnectionTimeout, ctx.Err())}
 			}
 			return nil, &ConnectError{Phase: PhaseJoin, Err: fmt.Errorf("%w: reading join response: %w", ErrSignalError, err)}
@@ -220,7 +223,7 @@ func signalQuery(token string, opts SignalOptions) string {
 func dialError(ctx context.Context, base, query string, resp *http.Response, err error) error {
 	ce := &ConnectError{Phase: PhaseSignalDial}
 	if resp == nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || isTimeout(err) {
 			ce.Err = fmt.Errorf("%w: %w: %w", ErrSignalError, ErrConnectionTimeout, err)
 		} else {
 			ce.Err = fmt.Errorf("%w: %w", ErrSignalError, err)
@@ -234,11 +237,22 @@ func dialError(ctx context.Context, base, query string, resp *http.Response, err
 	if reason := validateReason(ctx, base, query); reason != "" {
 		ce.Reason = reason
 	}
+	// The server quotes the token it refused; keep credentials out of logs.
+	ce.Reason = jwtPattern.ReplaceAllString(ce.Reason, "<token>")
 	ce.Err = fmt.Errorf("%w: server refused the connection (%d)", ErrSignalError, resp.StatusCode)
 	return ce
 }
 
 // validateReason asks /rtc/validate why a connection would be refused.
+// isTimeout reports whether err is a network timeout (a deadline taken from
+// the caller's context can fire before the context itself reports it).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`)
+
 func validateReason(ctx context.Context, base, query string) string {
 	u := ToHttpURL(base) + "/rtc/validate?" + query
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
