@@ -62,8 +62,9 @@ func serviceMethods(iface any) []rpcMethod {
 	return out
 }
 
-// newRequest makes a request message for RPC m that names the walk rooms and
-// a participant, so that every RPC gets past argument checks to the service.
+// newRequest makes a request message for RPC m that names the walk rooms, a
+// participant and made-up IDs, so that every RPC gets past argument checks to
+// the service.
 func newRequest(m rpcMethod) reflect.Value {
 	req := reflect.New(m.reqType)
 	set := func(field, val string) {
@@ -72,12 +73,22 @@ func newRequest(m rpcMethod) reflect.Value {
 		}
 	}
 	set("Room", walkRoom)
+	set("RoomName", walkRoom)
 	set("Name", walkRoom)
 	set("DestinationRoom", walkDest)
 	set("Identity", "nobody")
+	set("ParticipantIdentity", "nobody")
 	set("DestinationIdentity", "nobody")
 	set("Method", "ping")
 	set("TrackSid", "TR_nothing")
+	set("EgressId", "EG_nothing")
+	set("IngressId", "IN_nothing")
+	set("SipTrunkId", "ST_nothing")
+	set("SipDispatchRuleId", "SDR_nothing")
+	set("SipCallTo", "+15550100")
+	set("TransferTo", "tel:+15550100")
+	set("DispatchId", "AD_nothing")
+	set("AgentName", "walk-agent")
 	if m.name == "DeleteRoom" {
 		set("Room", walkDoomed)
 	}
@@ -87,6 +98,13 @@ func newRequest(m rpcMethod) reflect.Value {
 // callEach calls every method of iface on client, all at once and bounded
 // in time, and returns each call's error by method name.
 func callEach(t *testing.T, client any, iface any) map[string]error {
+	t.Helper()
+	return callEachWithin(t, client, iface, 10*time.Second)
+}
+
+// callEachWithin is callEach with each call bounded by timeout, for services
+// that make the server wait on its internal RPCs before it answers.
+func callEachWithin(t *testing.T, client any, iface any, timeout time.Duration) map[string]error {
 	t.Helper()
 	var (
 		mu   sync.Mutex
@@ -100,7 +118,7 @@ func callEach(t *testing.T, client any, iface any) map[string]error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			out := fn.Call([]reflect.Value{reflect.ValueOf(ctx), newRequest(m)})
 			err, _ := out[1].Interface().(error)
@@ -149,7 +167,24 @@ func TestEveryRoomServiceCallIsAuthenticated(t *testing.T) {
 
 // Each request carries a valid token with exactly the grant its RPC needs.
 func TestEachRoomServiceCallCarriesOnlyItsGrant(t *testing.T) {
-	const key, secret = "APIwalk", "walk-secret-walk-secret-walk-secret"
+	tokens := recordTokens(t, func(url, key, secret string) any {
+		return lksdk.NewRoomServiceClient(url, key, secret)
+	}, (*livekit.RoomService)(nil))
+	for _, m := range serviceMethods((*livekit.RoomService)(nil)) {
+		want, ok := roomServiceGrants[m.name]
+		require.True(t, ok, "no expected grant listed for RoomService.%s", m.name)
+		requireOnlyGrant(t, m.name, tokens[m.name], &want, nil)
+	}
+}
+
+const walkKey, walkSecret = "APIwalk", "walk-secret-walk-secret-walk-secret"
+
+// recordTokens calls every method of iface on the client that newClient makes
+// for a server that records requests, and returns the Authorization header
+// each RPC's request carried, by RPC name. The client is made with walkKey
+// and walkSecret.
+func recordTokens(t *testing.T, newClient func(url, key, secret string) any, iface any) map[string]string {
+	t.Helper()
 	var mu sync.Mutex
 	seen := map[string]string{} // RPC name -> Authorization header
 	recorder := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -161,23 +196,27 @@ func TestEachRoomServiceCallCarriesOnlyItsGrant(t *testing.T) {
 	}))
 	defer recorder.Close()
 
-	c := lksdk.NewRoomServiceClient(recorder.URL, key, secret)
-	for name, err := range callEach(t, c, (*livekit.RoomService)(nil)) {
+	for name, err := range callEach(t, newClient(recorder.URL, walkKey, walkSecret), iface) {
 		require.NoError(t, err, name)
 	}
-	for _, m := range serviceMethods((*livekit.RoomService)(nil)) {
-		want, ok := roomServiceGrants[m.name]
-		require.True(t, ok, "no expected grant listed for RoomService.%s", m.name)
-		header := seen[m.name]
-		token, ok := strings.CutPrefix(header, "Bearer ")
-		require.True(t, ok, "%s sent no bearer token", m.name)
-		v, err := auth.ParseAPIToken(token)
-		require.NoError(t, err, m.name)
-		claims, grants, err := v.Verify(secret)
-		require.NoError(t, err, m.name)
-		require.Equal(t, key, v.APIKey())
-		require.Equal(t, &want, grants.Video, m.name)
-		require.Nil(t, grants.SIP, m.name)
-		require.WithinDuration(t, time.Now().Add(lksdk.DefaultAPITokenValidity), claims.ExpiresAt.Time, time.Minute, m.name)
-	}
+	mu.Lock()
+	defer mu.Unlock()
+	return seen
+}
+
+// requireOnlyGrant checks that header carries a bearer token signed with
+// walkKey and walkSecret, valid for DefaultAPITokenValidity, that grants
+// exactly video and sip (nil: no grant of that kind).
+func requireOnlyGrant(t *testing.T, rpc, header string, video *auth.VideoGrant, sip *auth.SIPGrant) {
+	t.Helper()
+	token, ok := strings.CutPrefix(header, "Bearer ")
+	require.True(t, ok, "%s sent no bearer token", rpc)
+	v, err := auth.ParseAPIToken(token)
+	require.NoError(t, err, rpc)
+	claims, grants, err := v.Verify(walkSecret)
+	require.NoError(t, err, rpc)
+	require.Equal(t, walkKey, v.APIKey(), rpc)
+	require.Equal(t, video, grants.Video, rpc)
+	require.Equal(t, sip, grants.SIP, rpc)
+	require.WithinDuration(t, time.Now().Add(lksdk.DefaultAPITokenValidity), claims.ExpiresAt.Time, time.Minute, rpc)
 }
