@@ -1,0 +1,157 @@
+package mediaparse
+
+import "bytes"
+
+// IsVP8Keyframe reports whether frame is a VP8 keyframe: bit 0 of its 3-byte
+// frame tag (RFC 6386 section 9.1) is 0. It reports false for data shorter
+// than the frame tag.
+func IsVP8Keyframe(frame []byte) bool {
+	return len(frame) >= 3 && frame[0]&1 == 0
+}
+
+// VP8Dimensions returns the picture size a VP8 keyframe's header states
+// (RFC 6386 section 9.1: 14-bit width and height after the start code
+// 9d 01 2a; the top two bits of each are the scaling mode). ok is false for
+// an inter frame, a truncated header, a wrong start code or a zero size.
+func VP8Dimensions(frame []byte) (width, height int, ok bool) {
+	if len(frame) < 10 || !IsVP8Keyframe(frame) {
+		return 0, 0, false
+	}
+	if frame[3] != 0x9d || frame[4] != 0x01 || frame[5] != 0x2a {
+		return 0, 0, false
+	}
+	width = int(uint16(frame[6])|uint16(frame[7])<<8) & 0x3fff
+	height = int(uint16(frame[8])|uint16(frame[9])<<8) & 0x3fff
+	if width == 0 || height == 0 {
+		return 0, 0, false
+	}
+	return width, height, true
+}
+
+// IsVP9Keyframe reports whether frame starts with the uncompressed header of
+// a VP9 keyframe (VP9 bitstream specification section 6.2): frame_marker 2,
+// the profile bits (and, for profile 3, the reserved zero bit),
+// show_existing_frame 0, frame_type 0 (KEY_FRAME), then show_frame,
+// error_resilient_mode and the frame sync code 49 83 42. For a superframe the
+// first frame is examined.
+func IsVP9Keyframe(frame []byte) bool {
+	b := vp9Bits{data: frame}
+	if b.read(2) != 2 { // frame_marker
+		return false
+	}
+	low := b.read(1)
+	high := b.read(1)
+	if high<<1|low == 3 && b.read(1) != 0 { // reserved_zero
+		return false
+	}
+	if b.read(1) != 0 { // show_existing_frame
+		return false
+	}
+	if b.read(1) != 0 { // frame_type
+		return false
+	}
+	// show_frame and error_resilient_mode, then frame_sync_code.
+	b.read(2)
+	if b.read(24) != 0x498342 {
+		return false
+	}
+	return !b.failed
+}
+
+// vp9Bits reads bits most significant first from data, failing past its end.
+type vp9Bits struct {
+	data   []byte
+	pos    int // bit position
+	failed bool
+}
+
+func (b *vp9Bits) read(n int) uint32 {
+	var v uint32
+	for i := 0; i < n; i++ {
+		if b.pos>>3 >= len(b.data) {
+			b.failed = true
+			return 0
+		}
+		v = v<<1 | uint32(b.data[b.pos>>3]>>(7-b.pos&7))&1
+		b.pos++
+	}
+	return v
+}
+
+// AV1 OBU types (AV1 specification section 6.2.2).
+const av1OBUSequenceHeader = 1
+
+// IsAV1Keyframe reports whether the AV1 temporal unit (OBUs in the low
+// overhead bitstream format, as IVF stores them) holds a sequence header OBU.
+// Encoders send a sequence header with every keyframe, so this is an
+// acceptable heuristic for a random access point. The OBU headers and their
+// leb128 sizes are checked; malformed data gives false.
+func IsAV1Keyframe(temporalUnit []byte) bool {
+	p := temporalUnit
+	for len(p) > 0 {
+		h := p[0]
+		if h&0x80 != 0 { // obu_forbidden_bit
+			return false
+		}
+		typ := h >> 3 & 0x0f
+		hasExt := h&0x04 != 0
+		hasSize := h&0x02 != 0
+		n := 1
+		if hasExt {
+			n++
+		}
+		if len(p) < n {
+			return false
+		}
+		if typ == av1OBUSequenceHeader {
+			return true
+		}
+		p = p[n:]
+		if !hasSize {
+			// The OBU runs to the end of the data.
+			return false
+		}
+		size, used, ok := readLEB128(p)
+		if !ok || size > uint64(len(p)-used) {
+			return false
+		}
+		p = p[used+int(size):]
+	}
+	return false
+}
+
+// readLEB128 decodes an unsigned leb128 number of at most 8 bytes whose
+// value fits in 32 bits (AV1 specification section 4.10.5), returning it and
+// the number of bytes used.
+func readLEB128(p []byte) (value uint64, n int, ok bool) {
+	for i := 0; i < 8; i++ {
+		if i >= len(p) {
+			return 0, 0, false
+		}
+		value |= uint64(p[i]&0x7f) << (7 * i)
+		if p[i]&0x80 == 0 {
+			if value > 1<<32-1 {
+				return 0, 0, false
+			}
+			return value, i + 1, true
+		}
+	}
+	return 0, 0, false
+}
+
+// IsH264Keyframe reports whether the Annex-B data au (start codes of 3 or 4
+// bytes) holds an IDR slice, NAL unit type 5.
+func IsH264Keyframe(au []byte) bool {
+	for {
+		i := bytes.Index(au, startCode3)
+		if i < 0 || i+3 >= len(au) {
+			return false
+		}
+		au = au[i+3:]
+		if au[0]&0x9f == nalIDR { // forbidden_zero_bit 0, nal_unit_type 5
+			return true
+		}
+	}
+}
+
+var startCode3 = []byte{0, 0, 1}
