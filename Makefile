@@ -6,7 +6,7 @@ GO                     ?= go
 
 export LIVEKIT_SERVER_BIN
 
-.PHONY: all deps test test-short vet demo bench fmt check-api clean
+.PHONY: all deps test test-short vet demo bench fmt check-api clean fuzz
 
 all: test
 
@@ -45,3 +45,25 @@ check-api:
 
 clean:
 	rm -rf bin demo-out
+
+# Fuzz targets as package:FuzzName pairs; `make fuzz` runs each for FUZZTIME,
+# one at a time (go test -fuzz takes a single target). Add new targets here.
+# FUZZMINIMIZETIME caps the minimization of each new input, which otherwise
+# can take most of a short run.
+FUZZTIME ?= 20s
+FUZZMINIMIZETIME ?= 5s
+FUZZ_TARGETS += \
+	./internal/mediaparse:FuzzIVFReader \
+	./internal/mediaparse:FuzzAnnexBReader \
+	./internal/mediaparse:FuzzParseSPS \
+	./internal/mediaparse:FuzzOggOpusReader \
+	./internal/mediaparse:FuzzOpusPacketDuration \
+	.:FuzzH264Packetizer \
+	.:FuzzReaderSampleProvider
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME); \
+	done

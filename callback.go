@@ -5,6 +5,17 @@ import (
 	"github.com/pion/webrtc/v3"
 )
 
+// TrackPubCallback is a function called about a track of a remote
+// participant.
+type TrackPubCallback func(track Track, pub TrackPublication, participant *RemoteParticipant)
+
+// PubCallback is a function called about a publication of a remote
+// participant.
+type PubCallback func(pub TrackPublication, participant *RemoteParticipant)
+
+// PLIWriter asks the publisher of the stream ssrc for a keyframe.
+type PLIWriter func(ssrc webrtc.SSRC)
+
 // ParticipantCallback holds the functions called on events of participants.
 // Nil fields are skipped.
 //

@@ -134,6 +134,20 @@ func TestServerSentDataReachesEveryone(t *testing.T) {
 	join(t, srv, room, "carol", carol.callback())
 
 	rs := lksdk.NewRoomServiceClient(srv.URL, srv.APIKey, srv.APISecret)
+	// The server sends data only to participants it counts as active, which
+	// it may do a moment after their connection is up.
+	eventually(t, 5*time.Second, func() bool {
+		res, err := rs.ListParticipants(testContext(t), &livekit.ListParticipantsRequest{Room: room})
+		if err != nil || len(res.Participants) != 2 {
+			return false
+		}
+		for _, p := range res.Participants {
+			if p.State != livekit.ParticipantInfo_ACTIVE {
+				return false
+			}
+		}
+		return true
+	}, "both participants active at the server")
 	topic := "announcements"
 	_, err := rs.SendData(testContext(t), &livekit.SendDataRequest{Room: room, Data: []byte("from the server"), Kind: livekit.DataPacket_RELIABLE, Topic: &topic})
 	require.NoError(t, err)

@@ -61,7 +61,13 @@ type RTCEngine struct {
 	token       string
 	url         string
 	closed      bool
-	publisherUp bool // a publisher offer was made
+	publisherUp bool   // a publisher offer was made
+	sid         string // the participant's session id
+	episode     *episode
+	leaving     bool // the room is closing: no more recovery
+
+	state atomic.Int32 // a ConnectionState
+	hooks recoveryHooks
 
 	loop *serialQueue
 
@@ -86,16 +92,24 @@ type RTCEngine struct {
 	onResponse        func(res *livekit.SignalResponse)
 	onTrack           func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	onData            func(dp *livekit.DataPacket)
-	onLost            func(err error)
+}
+
+// episode is one recovery of a lost connection.
+type episode struct {
+	cancel   context.CancelFunc
+	done     chan struct{}
+	reason   livekit.ReconnectReason
+	escalate atomic.Bool // go straight to a full reconnect
 }
 
 // engineOptions are the WebRTC settings a Room passes to its engine.
 type engineOptions struct {
-	api             *webrtc.API
-	iceServers      []webrtc.ICEServer
-	iceServersSet   bool
-	transportPolicy webrtc.ICETransportPolicy
-	autoSubscribe   bool
+	api              *webrtc.API
+	iceServers       []webrtc.ICEServer
+	iceServersSet    bool
+	transportPolicy  webrtc.ICETransportPolicy
+	autoSubscribe    bool
+	reconnectTimeout time.Duration
 }
 
 // NewRTCEngine returns an engine that is not connected.
@@ -141,7 +155,7 @@ func (e *RTCEngine) JoinContext(ctx context.Context, url, token string) (*liveki
 		return nil, err
 	}
 	e.mu.Lock()
-	e.join, e.url, e.token = join, url, token
+	e.join, e.url, e.token, e.sid = join, url, token, join.Participant.GetSid()
 	e.mu.Unlock()
 	e.loop = newSerialQueue()
 	if e.onJoin != nil {
@@ -156,7 +170,9 @@ func (e *RTCEngine) JoinContext(ctx context.Context, url, token string) (*liveki
 		e.loop.post(func() { e.handleResponse(res) })
 	}
 	e.client.OnCloseWithError = func(err error) {
-		e.loop.post(func() { e.lost(fmt.Errorf("signal connection lost: %w", err)) })
+		e.loop.post(func() {
+			e.startRecovery(recoverResume, livekit.ReconnectReason_RR_SIGNAL_DISCONNECTED, fmt.Errorf("signal connection lost: %w", err))
+		})
 	}
 	e.client.Start()
 
@@ -220,6 +236,9 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 
 	sub.pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 		e.loop.post(func() {
+			if e.transport(livekit.SignalTarget_SUBSCRIBER) != sub {
+				return // a track of a session that was replaced
+			}
 			if e.onTrack != nil {
 				e.onTrack(track, receiver)
 			}
@@ -244,10 +263,35 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 	if err != nil {
 		return err
 	}
-	reliable.OnOpen(e.reliableOpen.set)
-	reliable.OnClose(e.reliableOpen.reset)
-	lossy.OnOpen(e.lossyOpen.set)
-	lossy.OnClose(e.lossyOpen.reset)
+	e.mu.Lock()
+	e.reliableDC, e.lossyDC = reliable, lossy
+	e.mu.Unlock()
+	// A channel of a session that was replaced does not touch the flags.
+	current := func(dc **webrtc.DataChannel, mine *webrtc.DataChannel) bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return *dc == mine
+	}
+	reliable.OnOpen(func() {
+		if current(&e.reliableDC, reliable) {
+			e.reliableOpen.set()
+		}
+	})
+	reliable.OnClose(func() {
+		if current(&e.reliableDC, reliable) {
+			e.reliableOpen.reset()
+		}
+	})
+	lossy.OnOpen(func() {
+		if current(&e.lossyDC, lossy) {
+			e.lossyOpen.set()
+		}
+	})
+	lossy.OnClose(func() {
+		if current(&e.lossyDC, lossy) {
+			e.lossyOpen.reset()
+		}
+	})
 	reliable.SetBufferedAmountLowThreshold(dataBufferHigh / 2)
 	reliable.OnBufferedAmountLow(func() {
 		select {
@@ -257,9 +301,6 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 	})
 	e.receiveData(reliable)
 	e.receiveData(lossy)
-	e.mu.Lock()
-	e.reliableDC, e.lossyDC = reliable, lossy
-	e.mu.Unlock()
 	return nil
 }
 
@@ -267,7 +308,7 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 // it is connected; a failed connection is reported as lost.
 func (e *RTCEngine) watchTransport(t *PCTransport, target livekit.SignalTarget, connected *stateFlag) {
 	t.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c == nil {
+		if c == nil || e.transport(target) != t {
 			return
 		}
 		if err := e.client.SendICECandidate(c.ToJSON(), target); err != nil {
@@ -278,12 +319,23 @@ func (e *RTCEngine) watchTransport(t *PCTransport, target livekit.SignalTarget, 
 		getLogger().V(1).Info("peer connection state", "target", target, "state", state)
 		switch state {
 		case webrtc.PeerConnectionStateConnected:
-			connected.set()
+			if e.transport(target) == t {
+				connected.set()
+			}
 		case webrtc.PeerConnectionStateFailed:
+			if e.transport(target) != t {
+				return // a connection of a session that was replaced
+			}
 			connected.reset()
-			e.loop.post(func() { e.lost(fmt.Errorf("%s peer connection failed", target)) })
+			e.loop.post(func() {
+				if e.transport(target) == t {
+					e.startRecovery(recoverResume, reconnectReasonFor(target), fmt.Errorf("%s peer connection failed", target))
+				}
+			})
 		case webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateClosed:
-			connected.reset()
+			if e.transport(target) == t {
+				connected.reset()
+			}
 		}
 	})
 }
@@ -394,25 +446,6 @@ func (e *RTCEngine) transport(target livekit.SignalTarget) *PCTransport {
 		return e.publisher
 	}
 	return e.subscriber
-}
-
-// lost reports a lost connection to the Room, once per engine.
-func (e *RTCEngine) lost(err error) {
-	e.mu.Lock()
-	closed := e.closed
-	e.mu.Unlock()
-	if closed {
-		return
-	}
-	getLogger().Info("connection lost", "error", err.Error())
-	if e.onLost != nil {
-		e.onLost(err)
-	} else {
-		e.Close()
-		if e.OnDisconnected != nil {
-			e.OnDisconnected()
-		}
-	}
 }
 
 // negotiatePublisher makes the publisher offer, once.
@@ -594,15 +627,12 @@ func (e *RTCEngine) Close() {
 		return
 	}
 	e.closed = true
-	pub, sub := e.publisher, e.subscriber
 	e.mu.Unlock()
 
+	e.stopRecovery()
+	e.state.Store(int32(ConnectionStateDisconnected))
 	e.client.Close()
-	for _, t := range []*PCTransport{pub, sub} {
-		if t != nil {
-			_ = t.Close()
-		}
-	}
+	e.closeTransports()
 	if e.loop != nil {
 		e.loop.closeAndWait()
 	}

@@ -3,8 +3,10 @@ package lksdk_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/livekit/protocol/auth"
@@ -186,5 +188,88 @@ func ExampleLocalParticipant_PublishDataPacket() {
 		lksdk.WithDataTopic("chat"), lksdk.WithDataDestinations("alice", "bob"))
 	if err != nil {
 		log.Print(err)
+	}
+}
+
+// The README's "Publish from file": the seed passed the file name as
+// PublishTrack's second argument, which takes *TrackPublicationOptions; the
+// name goes in its Name field.
+func publishFromFile(room *lksdk.Room) error {
+	file := "video.ivf"
+	track, err := lksdk.NewLocalFileTrack(file,
+		// control FPS to ensure synchronization
+		lksdk.ReaderTrackWithFrameDuration(33*time.Millisecond),
+		lksdk.ReaderTrackWithOnWriteComplete(func() { fmt.Println("track finished") }),
+	)
+	if err != nil {
+		return err
+	}
+	if _, err = room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: file}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// The README's "Publish from io.ReadCloser".
+func publishFromReader(room *lksdk.Room, in io.ReadCloser, mime string) error {
+	// - `in` implements io.ReadCloser, such as buffer or file
+	// - `mime` has to be one of webrtc.MimeType...
+	track, err := lksdk.NewLocalReaderTrack(in, mime,
+		lksdk.ReaderTrackWithFrameDuration(33*time.Millisecond),
+		lksdk.ReaderTrackWithOnWriteComplete(func() { fmt.Println("track finished") }),
+	)
+	if err != nil {
+		return err
+	}
+	if _, err = room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Publish a video file and an audio file from a bot.
+func ExampleNewLocalFileTrack() {
+	room, err := lksdk.ConnectToRoom("wss://my.livekit.host", lksdk.ConnectInfo{
+		APIKey: apiKey, APISecret: apiSecret, RoomName: "myroom", ParticipantIdentity: "player",
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer room.Disconnect()
+	if err := publishFromFile(room); err != nil {
+		log.Fatal(err)
+	}
+	f, err := os.Open("audio.ogg")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := publishFromReader(room, f, webrtc.MimeTypeOpus); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// Send three encodings of one video as a simulcast track; each subscriber
+// gets the layer that fits it.
+func ExampleLocalParticipant_PublishSimulcastTrack() {
+	var room *lksdk.Room // connected
+	var layers []*lksdk.LocalSampleTrack
+	for _, l := range []struct {
+		file    string
+		quality livekit.VideoQuality
+		w, h    uint32
+	}{
+		{"low.ivf", livekit.VideoQuality_LOW, 320, 180},
+		{"mid.ivf", livekit.VideoQuality_MEDIUM, 640, 360},
+		{"high.ivf", livekit.VideoQuality_HIGH, 1280, 720},
+	} {
+		track, err := lksdk.NewLocalFileTrack(l.file, lksdk.ReaderTrackWithSampleTrackOptions(
+			lksdk.WithSimulcast("camera", &livekit.VideoLayer{Quality: l.quality, Width: l.w, Height: l.h})))
+		if err != nil {
+			log.Fatal(err)
+		}
+		layers = append(layers, track)
+	}
+	if _, err := room.LocalParticipant.PublishSimulcastTrack(layers, &lksdk.TrackPublicationOptions{Name: "camera"}); err != nil {
+		log.Fatal(err)
 	}
 }

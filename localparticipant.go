@@ -3,10 +3,13 @@ package lksdk
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 const (
@@ -81,47 +84,211 @@ func (p *LocalParticipant) PublishTrackWithContext(ctx context.Context, track we
 			req.Source = livekit.TrackSource_CAMERA
 		}
 	}
-	info, err := p.engine.addTrack(ctx, req)
-	if err != nil {
+	pub := NewLocalTrackPublication(kind, track, opts.Name, p.engine.client)
+	pub.opts, pub.req = *opts, req
+	if err := p.publish(ctx, pub); err != nil {
 		return nil, err
 	}
-	pub := NewLocalTrackPublication(kind, track, opts.Name, p.engine.client)
-	pub.opts = *opts
-	pub.updateInfo(info)
+	return pub, nil
+}
 
-	publisher := p.engine.transport(livekit.SignalTarget_PUBLISHER)
-	transceiver, err := publisher.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+// publish asks the server for pub's track, adds it to the publisher
+// connection and records it. A full reconnect runs it again for every
+// publication.
+func (p *LocalParticipant) publish(ctx context.Context, pub *LocalTrackPublication) error {
+	req := proto.Clone(pub.req).(*livekit.AddTrackRequest)
+	req.Muted = pub.IsMuted()
+	info, err := p.engine.addTrack(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("lksdk: adding track to the publisher: %w", err)
+		return err
+	}
+	pub.updateInfo(info)
+	publisher := p.engine.transport(livekit.SignalTarget_PUBLISHER)
+	if publisher == nil {
+		return ErrNotConnected
+	}
+	pub.mu.RLock()
+	layers, first := pub.layers, pub.trackLocal
+	pub.mu.RUnlock()
+	if len(layers) > 0 {
+		first = layers[0]
+	}
+	transceiver, err := publisher.pc.AddTransceiverFromTrack(first, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return fmt.Errorf("lksdk: adding track to the publisher: %w", err)
+	}
+	for _, t := range layers[min(1, len(layers)):] {
+		if err := transceiver.Sender().AddEncoding(t); err != nil {
+			return fmt.Errorf("lksdk: adding simulcast layer %s: %w", t.rid, err)
+		}
+	}
+	var stops []func()
+	switch {
+	case len(layers) > 0:
+		for _, t := range layers {
+			stops = append(stops, p.attachSampleTrack(t, transceiver))
+		}
+	default:
+		if st, ok := first.(*LocalSampleTrack); ok {
+			stops = append(stops, p.attachSampleTrack(st, transceiver))
+		} else {
+			stops = append(stops, p.readSenderRTCP(transceiver.Sender(), "", nil))
+		}
 	}
 	pub.mu.Lock()
-	pub.transceiver, pub.sender = transceiver, transceiver.Sender()
+	pub.transceiver, pub.sender, pub.rtcpStops = transceiver, transceiver.Sender(), stops
 	pub.mu.Unlock()
-	p.readSenderRTCP(transceiver.Sender())
-
 	p.mu.Lock()
 	p.tracks[info.Sid] = pub
 	p.mu.Unlock()
 	p.engine.negotiatePublisher()
 	publisher.Negotiate()
+	return nil
+}
+
+// republish publishes every local track again, with all its options, on a
+// new session.
+func (p *LocalParticipant) republish(ctx context.Context) error {
+	pubs := p.TrackPublications()
+	p.mu.Lock()
+	p.tracks = map[string]TrackPublication{}
+	p.mu.Unlock()
+	for _, pub := range pubs {
+		if err := p.publish(ctx, pub); err != nil {
+			// Keep every publication for the next attempt.
+			p.mu.Lock()
+			for _, q := range pubs {
+				p.tracks[q.SID()] = q
+			}
+			p.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// attachSampleTrack ties a published sample track to the room: its writer
+// goroutine and its RTCP reader end before the room is closed.
+func (p *LocalParticipant) attachSampleTrack(st *LocalSampleTrack, transceiver *webrtc.RTPTransceiver) (stopRTCP func()) {
+	st.mu.Lock()
+	st.group = &p.room.goroutines
+	st.mu.Unlock()
+	st.setTransceiver(transceiver)
+	return p.readSenderRTCP(transceiver.Sender(), st.rid, st.handleRTCP)
+}
+
+// PublishSimulcastTrack publishes the layers of one video as a simulcast
+// track: each a LocalSampleTrack made WithSimulcast, with the same
+// simulcast id and a different quality. Subscribers get the layer that fits
+// them.
+func (p *LocalParticipant) PublishSimulcastTrack(tracks []*LocalSampleTrack, opts *TrackPublicationOptions) (*LocalTrackPublication, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultPublishTimeout)
+	defer cancel()
+	return p.PublishSimulcastTrackWithContext(ctx, tracks, opts)
+}
+
+// PublishSimulcastTrackWithContext is PublishSimulcastTrack bounded by ctx.
+func (p *LocalParticipant) PublishSimulcastTrackWithContext(ctx context.Context, tracks []*LocalSampleTrack, opts *TrackPublicationOptions) (*LocalTrackPublication, error) {
+	if p.engine == nil {
+		return nil, ErrNotConnected
+	}
+	if len(tracks) == 0 {
+		return nil, ErrInvalidSimulcastTrack
+	}
+	if opts == nil {
+		opts = &TrackPublicationOptions{}
+	}
+	layers := make([]*LocalSampleTrack, 0, len(tracks))
+	seen := map[livekit.VideoQuality]bool{}
+	for _, t := range tracks {
+		if t == nil || t.layer == nil {
+			return nil, ErrInvalidSimulcastTrack
+		}
+		if t.Kind() != webrtc.RTPCodecTypeVideo {
+			return nil, ErrUnsupportedSimulcastKind
+		}
+		if seen[t.layer.Quality] || t.ID() != tracks[0].ID() {
+			return nil, fmt.Errorf("%w: layers need distinct qualities and one simulcast id", ErrInvalidSimulcastTrack)
+		}
+		seen[t.layer.Quality] = true
+		layers = append(layers, t)
+	}
+	// The order of the encodings tells the server which is which: lowest
+	// first.
+	sort.Slice(layers, func(i, j int) bool { return layers[i].layer.Quality < layers[j].layer.Quality })
+	top := layers[len(layers)-1].layer
+	req := &livekit.AddTrackRequest{
+		Cid:    layers[0].ID(),
+		Name:   opts.Name,
+		Type:   livekit.TrackType_VIDEO,
+		Source: opts.Source,
+		Width:  top.Width,
+		Height: top.Height,
+		Stream: opts.Stream,
+	}
+	if req.Source == livekit.TrackSource_UNKNOWN {
+		req.Source = livekit.TrackSource_CAMERA
+	}
+	for _, t := range layers {
+		req.Layers = append(req.Layers, t.layer)
+	}
+	pub := NewLocalTrackPublication(TrackKindVideo, layers[0], opts.Name, p.engine.client)
+	pub.opts, pub.req, pub.layers = *opts, req, layers
+	pub.simulcast = map[livekit.VideoQuality]*LocalSampleTrack{}
+	for _, t := range layers {
+		pub.simulcast[t.layer.Quality] = t
+	}
+	if err := p.publish(ctx, pub); err != nil {
+		return nil, err
+	}
 	return pub, nil
 }
 
-// readSenderRTCP reads the RTCP the server sends about a published track, as
-// pion needs for its interceptors (NACK, reports) to work.
-func (p *LocalParticipant) readSenderRTCP(sender *webrtc.RTPSender) {
+// readSenderRTCP reads the RTCP the server sends about a published track (of
+// the simulcast layer rid, if set), as pion needs for its interceptors
+// (NACK, reports) to work, and passes it to handle if set. It returns a
+// function that stops the reader and waits for it: pion's sender must not
+// be stopped while it reads (a data race inside pion v3).
+func (p *LocalParticipant) readSenderRTCP(sender *webrtc.RTPSender, rid string, handle func([]rtcp.Packet)) (stop func()) {
 	if !p.room.goroutines.add() {
-		return
+		return func() {}
 	}
+	done := make(chan struct{})
 	go func() {
 		defer p.room.goroutines.done()
-		buf := make([]byte, 1500)
+		defer close(done)
 		for {
-			if _, _, err := sender.Read(buf); err != nil {
+			var pkts []rtcp.Packet
+			var err error
+			if rid != "" {
+				pkts, _, err = sender.ReadSimulcastRTCP(rid)
+			} else {
+				pkts, _, err = sender.ReadRTCP()
+			}
+			if err != nil {
 				return
+			}
+			if handle != nil {
+				handle(pkts)
 			}
 		}
 	}()
+	return func() {
+		if rid != "" {
+			_ = sender.SetReadDeadlineSimulcast(time.Now(), rid)
+		} else {
+			_ = sender.SetReadDeadline(time.Now())
+		}
+		<-done
+	}
+}
+
+// stopRTCPReaders stops the RTCP readers of every publication, before the
+// publisher connection is closed.
+func (p *LocalParticipant) stopRTCPReaders() {
+	for _, pub := range p.TrackPublications() {
+		pub.stopRTCPReaders()
+	}
 }
 
 // UnpublishTrack stops publishing the track sid.
@@ -136,6 +303,10 @@ func (p *LocalParticipant) UnpublishTrack(sid string) error {
 	pub.mu.RLock()
 	sender := pub.sender
 	pub.mu.RUnlock()
+	for _, st := range pub.sampleTracks() {
+		st.close()
+	}
+	pub.stopRTCPReaders()
 	publisher := p.engine.transport(livekit.SignalTarget_PUBLISHER)
 	if sender != nil && publisher != nil {
 		if err := publisher.pc.RemoveTrack(sender); err != nil {

@@ -125,6 +125,23 @@ type RemoteTrackPublication struct {
 	qualitySet  bool
 	onRTCP      func(rtcp.Packet)
 	rtcpStarted bool
+	intent      subscriptionIntent
+}
+
+// subscriptionIntent is what the user asked of a remote track, kept to be
+// asked again after a reconnect.
+type subscriptionIntent int
+
+const (
+	intentNone subscriptionIntent = iota
+	intentSubscribe
+	intentUnsubscribe
+)
+
+func (p *RemoteTrackPublication) subscriptionIntent() subscriptionIntent {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.intent
 }
 
 // TrackRemote returns the subscribed track, or nil.
@@ -164,6 +181,12 @@ func (p *RemoteTrackPublication) SetSubscribed(subscribed bool) error {
 	if room == nil {
 		return ErrNotConnected
 	}
+	p.mu.Lock()
+	p.intent = intentUnsubscribe
+	if subscribed {
+		p.intent = intentSubscribe
+	}
+	p.mu.Unlock()
 	sid, psid := p.SID(), p.participant.SID()
 	return room.engine.client.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Subscription{
 		Subscription: &livekit.UpdateSubscription{
@@ -296,6 +319,31 @@ type LocalTrackPublication struct {
 	sender      *webrtc.RTPSender
 	transceiver *webrtc.RTPTransceiver
 	opts        TrackPublicationOptions
+	simulcast   map[livekit.VideoQuality]*LocalSampleTrack
+	req         *livekit.AddTrackRequest // as first sent, to publish again
+	layers      []*LocalSampleTrack      // simulcast layers, lowest first
+	rtcpStops   []func()
+}
+
+// stopRTCPReaders stops the RTCP readers of the publication's sender.
+func (p *LocalTrackPublication) stopRTCPReaders() {
+	p.mu.Lock()
+	stops := p.rtcpStops
+	p.rtcpStops = nil
+	p.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
+}
+
+// cid returns the client id the track was published with.
+func (p *LocalTrackPublication) cid() string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.req != nil {
+		return p.req.Cid
+	}
+	return ""
 }
 
 // NewLocalTrackPublication returns a publication of track, not yet
@@ -323,6 +371,32 @@ func (p *LocalTrackPublication) TrackLocal() webrtc.TrackLocal {
 	return p.trackLocal
 }
 
+// GetSimulcastTrack returns the layer of quality q of a simulcast
+// publication, or nil.
+func (p *LocalTrackPublication) GetSimulcastTrack(q livekit.VideoQuality) *LocalSampleTrack {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.simulcast[q]
+}
+
+// sampleTracks returns the publication's LocalSampleTracks: its layers, or
+// its one track.
+func (p *LocalTrackPublication) sampleTracks() []*LocalSampleTrack {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if len(p.simulcast) > 0 {
+		out := make([]*LocalSampleTrack, 0, len(p.simulcast))
+		for _, t := range p.simulcast {
+			out = append(out, t)
+		}
+		return out
+	}
+	if st, ok := p.trackLocal.(*LocalSampleTrack); ok {
+		return []*LocalSampleTrack{st}
+	}
+	return nil
+}
+
 // SetMuted mutes or unmutes the track: the server tells subscribers, and a
 // muted LocalSampleTrack stops sending.
 func (p *LocalTrackPublication) SetMuted(muted bool) {
@@ -331,6 +405,9 @@ func (p *LocalTrackPublication) SetMuted(muted bool) {
 	p.muted = muted
 	sid := p.sid
 	p.mu.Unlock()
+	for _, st := range p.sampleTracks() {
+		st.setMuted(muted)
+	}
 	if !changed || sid == "" || p.client == nil {
 		return
 	}
@@ -343,8 +420,11 @@ func (p *LocalTrackPublication) SetMuted(muted bool) {
 // anything changed.
 func (p *LocalTrackPublication) setMutedByServer(muted bool) bool {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	changed := p.muted != muted
 	p.muted = muted
+	p.mu.Unlock()
+	for _, st := range p.sampleTracks() {
+		st.setMuted(muted)
+	}
 	return changed
 }

@@ -3,6 +3,7 @@ package lksdk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -60,6 +61,12 @@ func WithWebRTCAPI(api *webrtc.API) ConnectOption {
 	return func(p *ConnectParams) { p.engine.api = api }
 }
 
+// WithReconnectTimeout sets how long a lost connection is tried again
+// (DefaultReconnectTimeout by default) before the room disconnects.
+func WithReconnectTimeout(d time.Duration) ConnectOption {
+	return func(p *ConnectParams) { p.engine.reconnectTimeout = d }
+}
+
 // WithLogger gives the room a logger of its own instead of the one set with
 // SetLogger.
 func WithLogger(l logr.Logger) ConnectOption {
@@ -114,6 +121,8 @@ type Room struct {
 	heldTimers     []*time.Timer
 	state          roomState
 	reason         DisconnectReason
+
+	tokenSource func() (string, error)
 
 	dispatcher *serialQueue
 	goroutines goroutineGroup
@@ -184,6 +193,8 @@ func (r *Room) JoinWithContext(ctx context.Context, url string, info ConnectInfo
 	if err != nil {
 		return err
 	}
+	// A full reconnect joins again with a token of its own.
+	r.tokenSource = func() (string, error) { return NewJoinToken(info, grant, 0) }
 	return r.JoinWithTokenContext(ctx, url, token, opts...)
 }
 
@@ -223,7 +234,19 @@ func (r *Room) JoinWithTokenContext(ctx context.Context, url, token string, opts
 	e.onResponse = r.handleResponse
 	e.onTrack = r.handleTrack
 	e.onData = r.handleData
-	e.onLost = r.handleLost
+	e.hooks = recoveryHooks{
+		reconnecting: func() { r.emit(func(cb *RoomCallback) { cb.OnReconnecting() }) },
+		reconnected: func() {
+			r.restoreSubscriptions()
+			r.emit(func(cb *RoomCallback) { cb.OnReconnected() })
+		},
+		rejoined:              r.applyRejoin,
+		restarted:             r.LocalParticipant.republish,
+		syncState:             r.syncState,
+		failed:                func(reason DisconnectReason) { r.beginClose(reason, false) },
+		tokenSource:           r.tokenSource,
+		beforeCloseTransports: r.LocalParticipant.stopRTCPReaders,
+	}
 	e.onSubscriberOffer = r.checkUnsubscribed
 	r.engine = e
 	r.LocalParticipant.engine = e
@@ -285,6 +308,7 @@ func (r *Room) beginClose(reason DisconnectReason, sendLeave bool) {
 		r.lock.Unlock()
 		return
 	}
+	r.engine.stopRecovering()
 	r.state = roomClosing
 	r.reason = reason
 	r.lock.Unlock()
@@ -296,6 +320,11 @@ func (r *Room) close(reason DisconnectReason, sendLeave bool) {
 		_ = r.engine.client.SendLeave()
 	}
 	r.engine.Close()
+	for _, pub := range r.LocalParticipant.TrackPublications() {
+		for _, st := range pub.sampleTracks() {
+			st.close()
+		}
+	}
 	r.lock.Lock()
 	for _, t := range r.heldTimers {
 		t.Stop()
@@ -784,6 +813,8 @@ func (r *Room) applyServerMute(req *livekit.MuteTrackRequest) {
 	})
 }
 
+// handleLeave obeys the server's LeaveRequest: resume, reconnect, or leave.
+// A server shutting down is reconnected to (another node may take over).
 func (r *Room) handleLeave(leave *livekit.LeaveRequest) {
 	r.lock.RLock()
 	closing := r.state == roomClosing
@@ -792,12 +823,107 @@ func (r *Room) handleLeave(leave *livekit.LeaveRequest) {
 		return // the server's echo of our own leave
 	}
 	r.log.Info("server asked to leave", "reason", leave.Reason, "action", leave.Action)
-	r.beginClose(leave.Reason, false)
+	cause := fmt.Errorf("server sent leave (%s, %s)", leave.Reason, leave.Action)
+	switch {
+	case leave.Action == livekit.LeaveRequest_RESUME:
+		r.engine.startRecovery(recoverResume, livekit.ReconnectReason_RR_UNKNOWN, cause)
+	case leave.Action == livekit.LeaveRequest_RECONNECT, leave.Reason == livekit.DisconnectReason_SERVER_SHUTDOWN,
+		leave.Reason == livekit.DisconnectReason_MIGRATION:
+		r.engine.startRecovery(recoverRestart, livekit.ReconnectReason_RR_UNKNOWN, cause)
+	default:
+		r.beginClose(leave.Reason, false)
+	}
 }
 
-func (r *Room) handleLost(err error) {
-	r.log.Info("connection lost", "error", err.Error())
-	r.beginClose(livekit.DisconnectReason_SIGNAL_CLOSE, false)
+// ConnectionState returns where the room's connection stands.
+func (r *Room) ConnectionState() ConnectionState {
+	r.lock.RLock()
+	state, e := r.state, r.engine
+	r.lock.RUnlock()
+	if state == roomNew || e == nil {
+		return ConnectionStateDisconnected
+	}
+	if state == roomClosing {
+		return ConnectionStateDisconnected
+	}
+	return e.ConnectionState()
+}
+
+// syncState is what the client has, for the server after a resume.
+func (r *Room) syncState() *livekit.SyncState {
+	st := &livekit.SyncState{Subscription: &livekit.UpdateSubscription{Subscribe: !r.params.AutoSubscribe}}
+	if sub := r.engine.transport(livekit.SignalTarget_SUBSCRIBER); sub != nil {
+		if ld := sub.pc.LocalDescription(); ld != nil {
+			st.Answer = ToProtoSessionDescription(*ld)
+		}
+	}
+	for _, rp := range r.GetParticipants() {
+		pt := &livekit.ParticipantTracks{ParticipantSid: rp.SID()}
+		for _, pub := range rp.TrackPublications() {
+			intent := pub.subscriptionIntent()
+			// With auto-subscribe the server needs what was unsubscribed;
+			// without, what was subscribed.
+			if (r.params.AutoSubscribe && intent == intentUnsubscribe) ||
+				(!r.params.AutoSubscribe && intent == intentSubscribe) {
+				pt.TrackSids = append(pt.TrackSids, pub.SID())
+				st.Subscription.TrackSids = append(st.Subscription.TrackSids, pub.SID())
+			}
+			if !pub.IsEnabled() {
+				st.TrackSidsDisabled = append(st.TrackSidsDisabled, pub.SID())
+			}
+		}
+		if len(pt.TrackSids) > 0 {
+			st.Subscription.ParticipantTracks = append(st.Subscription.ParticipantTracks, pt)
+		}
+	}
+	for _, pub := range r.LocalParticipant.TrackPublications() {
+		st.PublishTracks = append(st.PublishTracks, &livekit.TrackPublishedResponse{Cid: pub.cid(), Track: pub.TrackInfo()})
+	}
+	r.engine.mu.Lock()
+	for _, dc := range []*webrtc.DataChannel{r.engine.reliableDC, r.engine.lossyDC} {
+		if dc != nil && dc.ID() != nil {
+			st.DataChannels = append(st.DataChannels, &livekit.DataChannelInfo{Label: dc.Label(), Id: uint32(*dc.ID()), Target: livekit.SignalTarget_PUBLISHER})
+		}
+	}
+	r.engine.mu.Unlock()
+	return st
+}
+
+// applyRejoin applies the join response of a new session (a full
+// reconnect): the old session's tracks are gone, participants who left
+// meanwhile are removed, the others updated. It runs on the engine loop.
+func (r *Room) applyRejoin(join *livekit.JoinResponse) {
+	for _, rp := range r.GetParticipants() {
+		for _, pub := range rp.TrackPublications() {
+			r.unsubscribed(pub, rp)
+		}
+	}
+	r.lock.Lock()
+	r.pendingTracks = map[string]pendingTrack{}
+	r.sid, r.name, r.metadata = join.Room.GetSid(), join.Room.GetName(), join.Room.GetMetadata()
+	r.serverInfo = join.ServerInfo
+	r.lock.Unlock()
+	r.LocalParticipant.applyInfo(join.Participant)
+	present := map[string]bool{}
+	for _, pi := range join.OtherParticipants {
+		present[pi.Sid] = true
+	}
+	for _, rp := range r.GetParticipants() {
+		if !present[rp.SID()] {
+			r.removeParticipant(rp)
+		}
+	}
+	r.applyParticipants(join.OtherParticipants)
+}
+
+// restoreSubscriptions asks again for what was asked before a full
+// reconnect: the subscriptions made by hand, or the unsubscriptions.
+func (r *Room) restoreSubscriptions() {
+	st := r.syncState()
+	if len(st.Subscription.TrackSids) == 0 {
+		return
+	}
+	_ = r.engine.client.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Subscription{Subscription: st.Subscription}})
 }
 
 // goroutineGroup tracks goroutines that must end before the room is closed.

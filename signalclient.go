@@ -368,27 +368,40 @@ func (c *SignalClient) readLoop(conn *websocket.Conn, stop chan struct{}) {
 	}
 }
 
+// pingLoop pings the server every ping interval and closes the connection
+// once nothing has come from the server for the ping timeout. It wakes for
+// whichever comes first, so a silent server is caught on time.
 func (c *SignalClient) pingLoop(conn *websocket.Conn, stop chan struct{}) {
 	defer c.conns.Done()
-	t := time.NewTicker(c.pingInterval)
-	defer t.Stop()
+	timer := time.NewTimer(c.pingInterval)
+	defer timer.Stop()
+	nextPing := time.Now().Add(c.pingInterval)
 	for {
 		select {
 		case <-stop:
 			return
-		case <-t.C:
+		case <-timer.C:
 		}
-		silent := time.Since(time.Unix(0, c.lastRecv.Load()))
-		if silent > c.pingTimeout {
+		now := time.Now()
+		lastRecv := time.Unix(0, c.lastRecv.Load())
+		if silent := now.Sub(lastRecv); silent >= c.pingTimeout {
 			// Closing the socket ends the read loop, which reports the loss.
 			reason := fmt.Errorf("%w: no answer from the server for %s (ping timeout %s)", ErrSignalError, silent.Round(time.Millisecond), c.pingTimeout)
 			c.lostReason.Store(&reason)
 			_ = conn.Close()
 			return
 		}
-		_ = c.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_PingReq{
-			PingReq: &livekit.Ping{Timestamp: time.Now().UnixMilli(), Rtt: c.rtt.Load()},
-		}})
+		if !now.Before(nextPing) {
+			_ = c.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_PingReq{
+				PingReq: &livekit.Ping{Timestamp: now.UnixMilli(), Rtt: c.rtt.Load()},
+			}})
+			nextPing = now.Add(c.pingInterval)
+		}
+		wake := nextPing
+		if deadline := lastRecv.Add(c.pingTimeout); deadline.Before(wake) {
+			wake = deadline
+		}
+		timer.Reset(max(time.Until(wake), time.Millisecond))
 	}
 }
 

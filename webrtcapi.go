@@ -26,6 +26,10 @@ func NewWebRTCAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
 			return nil, err
 		}
 	}
+	// Simulcast layers carry their mid and rid in header extensions.
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return nil, err
+	}
 	registry := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(m, registry); err != nil {
 		return nil, err

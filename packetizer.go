@@ -1,0 +1,203 @@
+package lksdk
+
+import (
+	"github.com/pion/rtp"
+)
+
+// packetizer splits a frame into RTP payloads, each handed to the emitter
+// while it is valid (the buffer behind it is reused for the next one). The
+// ones here do not allocate once their buffers have grown.
+type packetizer interface {
+	packetize(frame []byte, e emitter)
+}
+
+// emitter sends one RTP payload; last marks the end of the frame.
+type emitter interface {
+	emit(payload []byte, last bool)
+}
+
+// pionPacketizer adapts one of pion's payloaders (which allocate).
+type pionPacketizer struct{ p rtp.Payloader }
+
+func (pp pionPacketizer) packetize(frame []byte, e emitter) {
+	payloads := pp.p.Payload(rtpMTU, frame)
+	for i, p := range payloads {
+		e.emit(p, i == len(payloads)-1)
+	}
+}
+
+// opusPacketizer sends each Opus packet as one RTP payload (RFC 7587).
+type opusPacketizer struct{}
+
+func (opusPacketizer) packetize(frame []byte, e emitter) {
+	e.emit(frame, true)
+}
+
+// vp8Packetizer splits a VP8 frame (RFC 7741) behind a payload descriptor
+// with a 15-bit picture id.
+type vp8Packetizer struct {
+	buf       []byte
+	pictureID uint16
+}
+
+const vp8DescriptorSize = 4
+
+func (v *vp8Packetizer) packetize(frame []byte, e emitter) {
+	if v.buf == nil {
+		v.buf = make([]byte, rtpMTU)
+	}
+	chunk := rtpMTU - vp8DescriptorSize
+	for first := true; len(frame) > 0; first = false {
+		n := min(chunk, len(frame))
+		b := v.buf[:vp8DescriptorSize+n]
+		b[0] = 0x80 // X: extensions present
+		if first {
+			b[0] |= 0x10 // S: start of partition 0
+		}
+		b[1] = 0x80 // I: picture id present
+		b[2] = 0x80 | byte(v.pictureID>>8)&0x7f
+		b[3] = byte(v.pictureID)
+		copy(b[vp8DescriptorSize:], frame[:n])
+		frame = frame[n:]
+		e.emit(b, len(frame) == 0)
+	}
+	v.pictureID = (v.pictureID + 1) & 0x7fff
+}
+
+// h264Packetizer packetizes an Annex-B access unit (RFC 6184): NAL units
+// that fit go alone, larger ones as FU-A fragments, and SPS and PPS together
+// in a STAP-A ahead of the picture they precede. AUDs and filler are
+// dropped.
+type h264Packetizer struct {
+	buf      []byte
+	sps, pps []byte
+	nals     [][]byte
+}
+
+const (
+	h264NALSPS    = 7
+	h264NALPPS    = 8
+	h264NALAUD    = 9
+	h264NALFiller = 12
+	h264STAPA     = 24
+	h264FUA       = 28
+)
+
+func (h *h264Packetizer) packetize(frame []byte, e emitter) {
+	if h.buf == nil {
+		h.buf = make([]byte, rtpMTU)
+	}
+	h.nals = splitAnnexB(frame, h.nals[:0])
+	nals := h.nals
+	last := len(nals) - 1
+	for last >= 0 {
+		t := nals[last][0] & 0x1f
+		if t != h264NALSPS && t != h264NALPPS && t != h264NALAUD && t != h264NALFiller {
+			break
+		}
+		last--
+	}
+	for i, nal := range nals {
+		switch nal[0] & 0x1f {
+		case h264NALAUD, h264NALFiller:
+			continue
+		case h264NALSPS:
+			h.sps = append(h.sps[:0], nal...)
+			continue
+		case h264NALPPS:
+			h.pps = append(h.pps[:0], nal...)
+			continue
+		}
+		if len(h.sps) > 0 && len(h.pps) > 0 {
+			h.emitParameterSets(e)
+		}
+		h.emitNAL(nal, i == last, e)
+	}
+	if last < 0 && len(h.sps) > 0 && len(h.pps) > 0 {
+		// Parameter sets alone: send them, marked as the end of the unit.
+		e.emit(h.stapA(), true)
+		h.sps, h.pps = h.sps[:0], h.pps[:0]
+	}
+}
+
+func (h *h264Packetizer) emitParameterSets(e emitter) {
+	if 1+2+len(h.sps)+2+len(h.pps) <= rtpMTU {
+		e.emit(h.stapA(), false)
+	} else {
+		h.emitNAL(h.sps, false, e)
+		h.emitNAL(h.pps, false, e)
+	}
+	h.sps, h.pps = h.sps[:0], h.pps[:0]
+}
+
+func (h *h264Packetizer) stapA() []byte {
+	b := h.buf[:1]
+	// F=0, NRI = the larger of the two, type 24.
+	nri := max(h.sps[0]&0x60, h.pps[0]&0x60)
+	b[0] = nri | h264STAPA
+	for _, nal := range [][]byte{h.sps, h.pps} {
+		b = append(b, byte(len(nal)>>8), byte(len(nal)))
+		b = append(b, nal...)
+	}
+	return b
+}
+
+func (h *h264Packetizer) emitNAL(nal []byte, lastOfAU bool, e emitter) {
+	if len(nal) <= rtpMTU {
+		e.emit(nal, lastOfAU)
+		return
+	}
+	header := nal[0]
+	indicator := header&0xe0 | h264FUA
+	data := nal[1:]
+	chunk := rtpMTU - 2
+	for first := true; len(data) > 0; first = false {
+		n := min(chunk, len(data))
+		b := h.buf[:2+n]
+		b[0] = indicator
+		b[1] = header & 0x1f
+		if first {
+			b[1] |= 0x80 // S
+		}
+		if n == len(data) {
+			b[1] |= 0x40 // E
+		}
+		copy(b[2:], data[:n])
+		data = data[n:]
+		e.emit(b, lastOfAU && len(data) == 0)
+	}
+}
+
+// splitAnnexB appends to out the NAL units of an Annex-B stream (start codes
+// of three or four bytes), without their start codes.
+func splitAnnexB(data []byte, out [][]byte) [][]byte {
+	start := -1
+	i := 0
+	for i+2 < len(data) {
+		if data[i] == 0 && data[i+1] == 0 && data[i+2] == 1 {
+			if start >= 0 {
+				end := i
+				if end > start && data[end-1] == 0 {
+					end-- // the leading zero of a four-byte start code
+				}
+				if end > start {
+					out = append(out, data[start:end])
+				}
+			}
+			i += 3
+			start = i
+			continue
+		}
+		i++
+	}
+	if start < 0 {
+		if len(data) > 0 {
+			out = append(out, data) // a bare NAL unit
+		}
+		return out
+	}
+	if start < len(data) {
+		out = append(out, data[start:])
+	}
+	return out
+}
