@@ -279,7 +279,13 @@ func (p *LocalParticipant) readSenderRTCP(sender *webrtc.RTPSender, rid string, 
 		} else {
 			_ = sender.SetReadDeadline(time.Now())
 		}
-		<-done
+		// A sender that never sent blocks its readers until it is stopped,
+		// deadline or not; such a reader is not where pion races, and
+		// stopping the sender releases it.
+		select {
+		case <-done:
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 
