@@ -1,0 +1,76 @@
+// Package recorder records a subscribed WebRTC track to a file, choosing the
+// format by codec:
+//
+//   - VP8, VP9 and AV1 to IVF (timebase 1/90000, each frame's timestamp its
+//     RTP timestamp relative to the first written frame's),
+//   - H.264 to an Annex-B byte stream (access units with 00 00 00 01 start
+//     codes),
+//   - Opus to Ogg Opus (granule positions from RTP timestamps).
+//
+// Packets go through a bounded jitter buffer that puts them back in order,
+// drops duplicates and padding-only packets, and declares a missing packet
+// lost once it is overdue by the maximum latency (in RTP clock time) or the
+// buffer is full. Frames are written only when complete. A video recording
+// starts at a keyframe, and after a loss that later frames may depend on it
+// drops frames until the next keyframe, asking the publisher for one (see
+// WithKeyFrameRequester). All timing comes from RTP timestamps.
+//
+// Recording a subscribed track with the SDK:
+//
+//	room, err := lksdk.ConnectToRoom(url, info, &lksdk.RoomCallback{
+//		ParticipantCallback: lksdk.ParticipantCallback{
+//			OnTrackSubscribed: func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+//				ext, err := recorder.ExtensionFor(track.Codec().MimeType)
+//				if err != nil {
+//					return // a codec the package does not record
+//				}
+//				rec, err := recorder.NewTrackRecorder(track, track.ID()+ext,
+//					recorder.WithKeyFrameRequester(func() { rp.WritePLI(track.SSRC()) }))
+//				if err != nil {
+//					return
+//				}
+//				go func() {
+//					err := rec.Run(ctx) // until the track ends or ctx is done
+//					if cerr := rec.Close(); err == nil {
+//						err = cerr
+//					}
+//					log.Printf("recorded %s: %+v, %v", track.ID(), rec.Stats(), err)
+//				}()
+//			},
+//		},
+//	})
+//
+// # Details worth knowing
+//
+//   - Only complete frames are written, and the first frame of a video file
+//     is always a keyframe, so every file decodes from its start; the cost
+//     is that a video recording loses everything from a loss to the next
+//     keyframe. VP8 and VP9 frames carrying picture IDs survive the loss of
+//     packets between frames (padding, for instance) when the picture IDs
+//     show that no picture was lost.
+//   - H.264: the last SPS and PPS seen (or those of the SDP's
+//     sprop-parameter-sets) are put in front of an IDR access unit that
+//     lacks them. Only the non-interleaved packetization modes (single NAL
+//     unit, STAP-A, FU-A) are supported, as in WebRTC.
+//   - AV1: temporal units are written in the low overhead bitstream format
+//     with a temporal delimiter first and size fields on every OBU. A
+//     temporal unit counts as a keyframe when it holds a sequence header
+//     OBU, which WebRTC encoders send with every keyframe.
+//   - VP9: a picture of several spatial layers is written as one superframe.
+//   - Ogg Opus: pre-skip is 0, so that the audio lines up with the RTP
+//     timeline. A gap in the timestamps (lost packets, discontinuous
+//     transmission, a muted track) is filled with empty Opus frames, which
+//     decoders conceal, so that the packets' durations add up to the
+//     granule positions; a gap longer than an hour is shortened to an
+//     hour. Pages collect up to a second of audio, so a crash loses at
+//     most that much.
+//   - The jitter buffer holds the first packets of a recording for up to
+//     the maximum latency (in RTP time) before it writes anything, so that
+//     a recording whose first packets arrive out of order still starts
+//     with the earliest. After that, packets are written as soon as they
+//     are in order.
+//   - Memory is bounded: the jitter buffer holds at most WithMaxPackets
+//     packets of at most 16 KiB each, and a frame larger than 16 MiB is
+//     dropped. In steady state, with a source that has a Read method (as
+//     *webrtc.TrackRemote has), recording a packet does not allocate.
+package recorder

@@ -1,0 +1,251 @@
+package recorder
+
+import (
+	"encoding/binary"
+	"io"
+	"math/rand/v2"
+)
+
+// Ogg page layout (RFC 3533 section 6) and Ogg Opus mapping (RFC 7845).
+const (
+	oggPageHeaderSize = 27
+	oggMaxSegments    = 255
+	oggFlagBOS        = 0x02
+	oggFlagEOS        = 0x04
+	// oggMaxPacket is the largest packet that fits on one page.
+	oggMaxPacket = oggMaxSegments*255 - 1
+	// oggPageDuration is how much audio, in 48 kHz samples, a page collects
+	// before it is written.
+	oggPageDuration = 48000
+	// oggPageBytes is how many bytes of packets a page collects at most.
+	oggPageBytes = 16 << 10
+	// opusSampleRate is the rate of Ogg Opus granule positions.
+	opusSampleRate = 48000
+	// opusPreSkip is the pre-skip written in OpusHead. It is 0 so that the
+	// decoded audio lines up with the RTP timeline (a recording usually
+	// starts in the middle of the stream, where the encoder's start-up
+	// delay is not at the start of the audio).
+	opusPreSkip = 0
+	// opusMaxFill bounds, in 48 kHz samples, the concealed silence
+	// inserted for one gap in the timestamps (such as a muted track's): a
+	// longer gap is shortened to it. An hour of filler takes about 360 kB.
+	opusMaxFill = 3600 * opusSampleRate
+	opusVendor  = "lksdk recorder"
+)
+
+// oggCRCTable is the table of the Ogg CRC-32: polynomial 0x04c11db7, bits
+// taken most significant first (no reflection), initial value 0 and no
+// final inversion.
+var oggCRCTable = func() (t [256]uint32) {
+	for i := range t {
+		c := uint32(i) << 24
+		for k := 0; k < 8; k++ {
+			if c&0x80000000 != 0 {
+				c = c<<1 ^ 0x04c11db7
+			} else {
+				c <<= 1
+			}
+		}
+		t[i] = c
+	}
+	return t
+}()
+
+// oggCRC continues the Ogg CRC crc over p.
+func oggCRC(crc uint32, p []byte) uint32 {
+	for _, b := range p {
+		crc = crc<<8 ^ oggCRCTable[byte(crc>>24)^b]
+	}
+	return crc
+}
+
+// oggOpusWriter writes Opus packets as an Ogg Opus stream (RFC 7845): a page
+// with OpusHead, a page with OpusTags, then pages of audio packets, each
+// collecting up to a second of audio, the last flagged end-of-stream.
+//
+// Granule positions follow the RTP timestamps, and are always the sum of
+// the durations (from their TOC bytes) of the packets so far, as decoders
+// expect: when the timestamps jump forward (lost packets, discontinuous
+// transmission), the gap is filled with TOC-only Opus packets, which
+// decoders treat as lost frames and conceal. So a packet's end is within
+// half a frame of its RTP timestamp, relative to the first packet's, plus
+// its duration; exactly so when the sender's timestamps advance by the
+// packets' durations, as Opus senders' do.
+type oggOpusWriter struct {
+	w        io.Writer
+	serial   uint32
+	seq      uint32
+	channels int
+
+	begun   bool
+	body    []byte // packets of the pending page
+	lacing  []byte // lacing values of the pending page
+	granule int64  // end, in samples, of the last packet on the pending page
+	pageBeg int64  // granule position at the start of the pending page
+	end     int64  // end of the last packet written
+	lastTOC byte
+	haveTOC bool
+	filler  [1]byte
+	hdr     [oggPageHeaderSize + oggMaxSegments]byte
+}
+
+// newOggOpusWriter returns a writer of an Ogg Opus stream with the given
+// channel count (clamped to 1 or 2) and a random serial number.
+func newOggOpusWriter(w io.Writer, channels int) *oggOpusWriter {
+	return &oggOpusWriter{
+		w:        w,
+		serial:   rand.Uint32(),
+		channels: min(max(channels, 1), 2),
+		lacing:   make([]byte, 0, oggMaxSegments),
+	}
+}
+
+func (ow *oggOpusWriter) begin(int, int) error {
+	if ow.begun {
+		return nil
+	}
+	ow.begun = true
+	// OpusHead (RFC 7845 section 5.1): version 1, channels, pre-skip,
+	// input sample rate, output gain 0, channel mapping family 0.
+	head := make([]byte, 19)
+	copy(head, "OpusHead")
+	head[8] = 1
+	head[9] = byte(ow.channels)
+	binary.LittleEndian.PutUint16(head[10:], opusPreSkip)
+	binary.LittleEndian.PutUint32(head[12:], opusSampleRate)
+	if err := ow.writePage(oggFlagBOS, 0, head, []byte{19}); err != nil {
+		return err
+	}
+	// OpusTags (section 5.2): vendor string, no comments.
+	tags := make([]byte, 0, 8+4+len(opusVendor)+4)
+	tags = append(tags, "OpusTags"...)
+	tags = binary.LittleEndian.AppendUint32(tags, uint32(len(opusVendor)))
+	tags = append(tags, opusVendor...)
+	tags = binary.LittleEndian.AppendUint32(tags, 0)
+	return ow.writePage(0, 0, tags, []byte{byte(len(tags))})
+}
+
+// writePage writes one page holding body, split by the lacing values.
+func (ow *oggOpusWriter) writePage(flags byte, granule int64, body, lacing []byte) error {
+	h := ow.hdr[:oggPageHeaderSize+len(lacing)]
+	copy(h[0:4], "OggS")
+	h[4] = 0 // stream structure version
+	h[5] = flags
+	binary.LittleEndian.PutUint64(h[6:], uint64(granule))
+	binary.LittleEndian.PutUint32(h[14:], ow.serial)
+	binary.LittleEndian.PutUint32(h[18:], ow.seq)
+	binary.LittleEndian.PutUint32(h[22:], 0)
+	h[26] = byte(len(lacing))
+	copy(h[oggPageHeaderSize:], lacing)
+	crc := oggCRC(oggCRC(0, h), body)
+	binary.LittleEndian.PutUint32(h[22:], crc)
+	ow.seq++
+	if _, err := ow.w.Write(h); err != nil {
+		return err
+	}
+	_, err := ow.w.Write(body)
+	return err
+}
+
+// flushPage writes the pending page.
+func (ow *oggOpusWriter) flushPage(flags byte) error {
+	err := ow.writePage(flags, ow.granule, ow.body, ow.lacing)
+	ow.body = ow.body[:0]
+	ow.lacing = ow.lacing[:0]
+	ow.pageBeg = ow.granule
+	return err
+}
+
+// addPacket puts packet, which ends at sample end, on the pending page,
+// writing the page first if the packet does not fit or the page is full.
+func (ow *oggOpusWriter) addPacket(packet []byte, end int64) error {
+	segs := len(packet)/255 + 1
+	if len(ow.lacing) > 0 && (len(ow.lacing)+segs > oggMaxSegments ||
+		len(ow.body)+len(packet) > oggPageBytes || ow.granule-ow.pageBeg >= oggPageDuration) {
+		if err := ow.flushPage(0); err != nil {
+			return err
+		}
+	}
+	for n := len(packet); ; n -= 255 {
+		if n < 255 {
+			ow.lacing = append(ow.lacing, byte(n))
+			break
+		}
+		ow.lacing = append(ow.lacing, 255)
+	}
+	ow.body = append(ow.body, packet...)
+	ow.granule = end
+	ow.end = end
+	return nil
+}
+
+func (ow *oggOpusWriter) writeFrame(packet []byte, pts int64) error {
+	if len(packet) == 0 || len(packet) > oggMaxPacket {
+		return nil // cannot be stored; the caller bounds sizes already
+	}
+	if ow.haveTOC {
+		if err := ow.fill(pts); err != nil {
+			return err
+		}
+	}
+	ow.lastTOC, ow.haveTOC = packet[0], true
+	return ow.addPacket(packet, ow.end+int64(opusPacketSamples(packet)))
+}
+
+// fill inserts TOC-only packets (Opus frames of length 0, decoded as lost
+// frames) for a gap between the end of the last packet and pts, as many as
+// fit in it to the nearest frame.
+func (ow *oggOpusWriter) fill(pts int64) error {
+	frame := int64(opusFrameSamples(ow.lastTOC))
+	n := min((pts-ow.end+frame/2)/frame, opusMaxFill/frame)
+	// Same configuration as the last packet, code 0: one frame.
+	ow.filler[0] = ow.lastTOC &^ 0x03
+	for ; n > 0; n-- {
+		if err := ow.addPacket(ow.filler[:], ow.end+frame); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ow *oggOpusWriter) finish() error {
+	if err := ow.begin(0, 0); err != nil {
+		return err
+	}
+	return ow.flushPage(oggFlagEOS)
+}
+
+// opusFrameSamples returns the duration, in 48 kHz samples, of one frame of
+// the configuration the TOC byte names (RFC 6716 section 3.1).
+func opusFrameSamples(toc byte) int {
+	config := toc >> 3
+	switch {
+	case config < 12: // SILK: 10, 20, 40, 60 ms
+		return [4]int{480, 960, 1920, 2880}[config&3]
+	case config < 16: // Hybrid: 10, 20 ms
+		return [2]int{480, 960}[config&1]
+	default: // CELT: 2.5, 5, 10, 20 ms
+		return [4]int{120, 240, 480, 960}[config&3]
+	}
+}
+
+// opusPacketSamples returns the duration, in 48 kHz samples, of an Opus
+// packet from its TOC byte and, for code 3, its frame count byte (RFC 6716
+// section 3.2). It returns 0 for a packet too short to tell.
+func opusPacketSamples(packet []byte) int {
+	if len(packet) == 0 {
+		return 0
+	}
+	frames := 1
+	switch packet[0] & 0x03 {
+	case 1, 2:
+		frames = 2
+	case 3:
+		if len(packet) < 2 {
+			return 0
+		}
+		frames = int(packet[1] & 0x3f)
+	}
+	// A packet holds at most 120 ms.
+	return min(frames*opusFrameSamples(packet[0]), 5760)
+}

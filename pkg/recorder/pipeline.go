@@ -1,0 +1,294 @@
+package recorder
+
+import (
+	"errors"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// keyFrameRequestInterval is the least time between two keyframe requests.
+var keyFrameRequestInterval = 500 * time.Millisecond
+
+// releaseFrameBuffer is the capacity past which the frame buffer is let go
+// after a frame instead of being kept for the next one.
+const releaseFrameBuffer = 4 << 20
+
+// pipeline is what a recorder does with packets once read: the jitter
+// buffer puts them in order, frames are assembled and depacketized, the
+// keyframe policy decides what is written, and the writer writes it. It is
+// not safe for concurrent use; TrackRecorder guards it.
+type pipeline struct {
+	video     bool
+	clockRate uint32
+	jb        *jitterBuffer
+	dep       depacketizer
+	w         frameWriter
+	log       logr.Logger
+	now       func() time.Time
+
+	// Frame in assembly.
+	frame   []byte
+	active  bool
+	frameTS uint32
+	broken  bool // known incomplete: missing start, loss inside, bad payload
+
+	// Keyframe policy (video).
+	lossBetween bool // packets were lost since the last frame ended
+	waitKey     bool // drop frames until a keyframe
+	canRequest  bool // a keyframe requester is set
+	lastRequest time.Time
+	requestDue  bool  // a keyframe request is to be made by the caller
+	lastPicID   int32 // of the last written frame
+	lastPicBits uint8
+
+	// What was written.
+	started     bool // a frame was written
+	firstTS     uint32
+	lastTS      uint32
+	lastExt     int64 // lastTS unwrapped, relative to firstTS
+	lastPTS     int64
+	err         error // sticky writer error
+	framesOut   int
+	framesDrop  int
+	keyRequests int
+	width       int
+	height      int
+}
+
+func newPipeline(video bool, clockRate uint32, maxPackets int, maxLatency time.Duration,
+	dep depacketizer, w frameWriter, log logr.Logger, canRequest bool) *pipeline {
+	ticks := int64(min(max(maxLatency.Seconds()*float64(clockRate), 0), 1<<30))
+	p := &pipeline{
+		video:      video,
+		clockRate:  clockRate,
+		dep:        dep,
+		w:          w,
+		log:        log,
+		now:        time.Now,
+		waitKey:    video,
+		canRequest: canRequest,
+		lastPicID:  -1,
+	}
+	p.jb = newJitterBuffer(maxPackets, uint32(ticks), p)
+	return p
+}
+
+// push feeds one RTP packet's fields through the pipeline.
+func (p *pipeline) push(seq uint16, ts uint32, marker bool, payload []byte) {
+	p.jb.push(seq, ts, marker, payload)
+}
+
+// flush emits everything the jitter buffer holds; a frame left without its
+// end is dropped.
+func (p *pipeline) flush() {
+	p.jb.flush()
+	if p.active {
+		if p.video {
+			// Without a marker the frame may be missing its tail.
+			p.broken = true
+		}
+		p.endFrame()
+	}
+}
+
+// requestKeyFrame asks for a keyframe, at most once per
+// keyFrameRequestInterval. The caller makes the request when requestDue.
+func (p *pipeline) requestKeyFrame() {
+	if !p.canRequest || !p.video || p.requestDue {
+		return
+	}
+	now := p.now()
+	if !p.lastRequest.IsZero() && now.Sub(p.lastRequest) < keyFrameRequestInterval {
+		return
+	}
+	p.lastRequest = now
+	p.requestDue = true
+	p.keyRequests++
+	if l := p.log.V(1); l.Enabled() {
+		l.Info("recorder: requesting a keyframe")
+	}
+}
+
+// takeRequest reports whether a keyframe request is due, and clears it.
+func (p *pipeline) takeRequest() bool {
+	due := p.requestDue
+	p.requestDue = false
+	return due
+}
+
+// onPacket implements packetSink.
+func (p *pipeline) onPacket(ts uint32, marker bool, payload []byte) {
+	if !p.video {
+		// Every audio packet is a frame.
+		p.frameTS = ts
+		p.active = true
+		p.broken = false
+		var err error
+		if p.frame, err = p.dep.appendPayload(p.frame[:0], payload, true); err != nil {
+			p.broken = true
+		}
+		p.endFrame()
+		return
+	}
+	if p.active && ts != p.frameTS {
+		// A new timestamp with no marker before it and no loss: the
+		// previous frame had all its packets, its marker was just not set.
+		p.endFrame()
+	}
+	first := !p.active
+	if first {
+		p.active = true
+		p.frameTS = ts
+		p.broken = false
+		p.frame = p.frame[:0]
+	}
+	if !p.broken {
+		var err error
+		if p.frame, err = p.dep.appendPayload(p.frame, payload, first); err != nil {
+			p.broken = true
+		}
+	}
+	if marker {
+		p.endFrame()
+	}
+}
+
+// onLoss implements packetSink.
+func (p *pipeline) onLoss(n uint64) {
+	if l := p.log.V(1); l.Enabled() {
+		l.Info("recorder: packets lost", "count", n)
+	}
+	if p.active {
+		// The lost packets may belong to the frame being assembled.
+		p.broken = true
+	}
+	p.lossBetween = true
+}
+
+// endFrame completes the frame being assembled: writes it, or drops it.
+func (p *pipeline) endFrame() {
+	p.active = false
+	defer func() {
+		if cap(p.frame) > releaseFrameBuffer {
+			p.frame = nil
+		}
+	}()
+	if p.broken {
+		p.drop()
+		return
+	}
+	out, info, err := p.dep.finish(p.frame, !p.started)
+	if err != nil {
+		p.drop()
+		return
+	}
+	if !p.video {
+		p.lossBetween = false
+		p.write(out, info)
+		return
+	}
+	if p.lossBetween && !info.key && !p.continues(info) {
+		// Frames were lost since the last written frame: later frames
+		// may reference them.
+		p.waitKey = true
+	}
+	if p.waitKey && !info.key {
+		p.drop()
+		return
+	}
+	p.waitKey = false
+	p.lossBetween = false
+	p.write(out, info)
+}
+
+// continues reports whether the frame's picture ID directly follows that
+// of the last written frame, so that a loss in between lost no picture.
+func (p *pipeline) continues(info frameInfo) bool {
+	if !p.started || info.picID < 0 || p.lastPicID < 0 || info.picIDBits != p.lastPicBits {
+		return false
+	}
+	mask := int32(1)<<info.picIDBits - 1
+	return (info.picID-p.lastPicID)&mask == 1
+}
+
+// drop counts a frame that is not written; for video it starts waiting for
+// a keyframe and asks for one.
+func (p *pipeline) drop() {
+	p.framesDrop++
+	if p.video {
+		p.waitKey = true
+		p.requestKeyFrame()
+	}
+}
+
+// write writes a complete frame with its timestamp relative to the first
+// written frame's.
+func (p *pipeline) write(frame []byte, info frameInfo) {
+	if p.err != nil {
+		p.framesDrop++
+		return
+	}
+	ts := p.frameTS
+	if !p.started {
+		p.started = true
+		p.firstTS, p.lastTS, p.lastExt = ts, ts, 0
+		p.width, p.height = info.width, info.height
+		if err := p.w.begin(info.width, info.height); err != nil {
+			p.fail(err)
+			return
+		}
+	}
+	ext := p.lastExt + int64(int32(ts-p.lastTS))
+	p.lastTS, p.lastExt = ts, ext
+	pts := max(ext, p.lastPTS) // never backwards
+	if err := p.w.writeFrame(frame, pts); err != nil {
+		p.fail(err)
+		return
+	}
+	p.lastPTS = pts
+	p.framesOut++
+	p.lastPicID, p.lastPicBits = info.picID, info.picIDBits
+}
+
+// fail records a writer error; nothing more is written.
+func (p *pipeline) fail(err error) {
+	if p.err == nil {
+		p.err = err
+		p.log.Error(err, "recorder: write failed")
+	}
+}
+
+// finish flushes and completes the file.
+func (p *pipeline) finish() error {
+	p.flush()
+	err := p.w.finish()
+	if p.err != nil {
+		return errors.Join(p.err, err)
+	}
+	return err
+}
+
+// fillStats copies the pipeline's counters into s.
+func (p *pipeline) fillStats(s *Stats) {
+	s.FramesWritten = p.framesOut
+	s.FramesDropped = p.framesDrop
+	s.Gaps = p.jb.stats.gaps
+	s.KeyFrameRequests = p.keyRequests
+	s.PaddingPackets = p.jb.stats.padding
+	s.DuplicatePackets = p.jb.stats.duplicates
+	s.LatePackets = p.jb.stats.late
+	s.LostPackets = int(min(p.jb.stats.lost, 1<<31-1))
+	if p.started {
+		s.FirstTimestamp = p.firstTS
+		s.LastTimestamp = p.lastTS
+		s.Duration = ticksToDuration(p.lastPTS, p.clockRate)
+		s.Width, s.Height = p.width, p.height
+	}
+}
+
+// ticksToDuration converts RTP clock ticks to a duration without overflow.
+func ticksToDuration(ticks int64, clockRate uint32) time.Duration {
+	rate := int64(clockRate)
+	return time.Duration(ticks/rate)*time.Second + time.Duration(ticks%rate)*time.Second/time.Duration(rate)
+}
