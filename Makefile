@@ -59,7 +59,14 @@ FUZZ_TARGETS += \
 	./internal/mediaparse:FuzzOggOpusReader \
 	./internal/mediaparse:FuzzOpusPacketDuration \
 	.:FuzzH264Packetizer \
-	.:FuzzReaderSampleProvider
+	.:FuzzReaderSampleProvider \
+	.:FuzzSignalResponse \
+	./pkg/recorder:FuzzJitterBuffer \
+	./pkg/recorder:FuzzDepacketizeVP8 \
+	./pkg/recorder:FuzzDepacketizeVP9 \
+	./pkg/recorder:FuzzDepacketizeH264 \
+	./pkg/recorder:FuzzDepacketizeAV1 \
+	./pkg/recorder:FuzzDepacketizeOpus
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -469,13 +469,13 @@ func (r *Room) handleResponse(res *livekit.SignalResponse) {
 func (r *Room) applyRoom(room *livekit.Room) {
 	r.lock.Lock()
 	old := r.metadata
-	r.metadata = room.Metadata
-	if room.Sid != "" {
-		r.sid = room.Sid
+	r.metadata = room.GetMetadata()
+	if room.GetSid() != "" {
+		r.sid = room.GetSid()
 	}
 	r.lock.Unlock()
-	if old != room.Metadata {
-		md := room.Metadata
+	if old != room.GetMetadata() {
+		md := room.GetMetadata()
 		r.emit(func(cb *RoomCallback) { cb.OnRoomMetadataChanged(md) })
 	}
 }
