@@ -1,39 +1,22 @@
 package lksdk_test
 
 import (
-	"net"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v2"
-	"github.com/pion/webrtc/v3"
 	"github.com/stretchr/testify/require"
 
 	lksdk "github.com/livekit/server-sdk-go"
 	"github.com/livekit/server-sdk-go/internal/lkserver"
-)
-
-var (
-	loopbackOnce sync.Once
-	loopbackAPI  *webrtc.API
+	"github.com/livekit/server-sdk-go/internal/testclient"
 )
 
 // loopback returns options that keep a test participant's media on
-// 127.0.0.1: host candidates of the loopback interface only, and no STUN.
+// 127.0.0.1.
 func loopback(t testing.TB) []lksdk.ConnectOption {
-	loopbackOnce.Do(func() {
-		se := webrtc.SettingEngine{}
-		se.SetIncludeLoopbackCandidate(true)
-		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-		var err error
-		loopbackAPI, err = lksdk.NewWebRTCAPI(se)
-		require.NoError(t, err)
-	})
-	return []lksdk.ConnectOption{lksdk.WithWebRTCAPI(loopbackAPI), lksdk.WithICEServers()}
+	opts, err := testclient.Loopback()
+	require.NoError(t, err)
+	return opts
 }
 
 // join connects identity to room on srv, and disconnects it when the test

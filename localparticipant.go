@@ -126,11 +126,11 @@ func (p *LocalParticipant) publish(ctx context.Context, pub *LocalTrackPublicati
 	switch {
 	case len(layers) > 0:
 		for _, t := range layers {
-			stops = append(stops, p.attachSampleTrack(t, transceiver))
+			stops = append(stops, p.attachSampleTrack(t, pub, transceiver))
 		}
 	default:
 		if st, ok := first.(*LocalSampleTrack); ok {
-			stops = append(stops, p.attachSampleTrack(st, transceiver))
+			stops = append(stops, p.attachSampleTrack(st, pub, transceiver))
 		} else {
 			stops = append(stops, p.readSenderRTCP(transceiver.Sender(), "", nil))
 		}
@@ -169,9 +169,18 @@ func (p *LocalParticipant) republish(ctx context.Context) error {
 
 // attachSampleTrack ties a published sample track to the room: its writer
 // goroutine and its RTCP reader end before the room is closed.
-func (p *LocalParticipant) attachSampleTrack(st *LocalSampleTrack, transceiver *webrtc.RTPTransceiver) (stopRTCP func()) {
+func (p *LocalParticipant) attachSampleTrack(st *LocalSampleTrack, pub *LocalTrackPublication, transceiver *webrtc.RTPTransceiver) (stopRTCP func()) {
 	st.mu.Lock()
 	st.group = &p.room.goroutines
+	st.waitReady = func(ctx context.Context) error {
+		if err := p.engine.publisherConnected.wait(ctx); err != nil {
+			return err
+		}
+		if st.startOnSubscribe && st.kind == webrtc.RTPCodecTypeAudio {
+			return pub.subscribed.wait(ctx)
+		}
+		return nil
+	}
 	st.mu.Unlock()
 	st.setTransceiver(transceiver)
 	return p.readSenderRTCP(transceiver.Sender(), st.rid, st.handleRTCP)

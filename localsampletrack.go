@@ -47,6 +47,16 @@ func WithRTCPHandler(cb func(rtcp.Packet)) LocalSampleTrackOptions {
 	return func(s *LocalSampleTrack) { s.onRTCP = cb }
 }
 
+// WithStartOnSubscribe makes an audio track's writing from a provider
+// (StartWrite) wait until the server reports that someone subscribed to
+// it, so that a file's first moments are not sent to nobody. Video starts
+// at once: the server announces a video track only when its media flows,
+// and the first group of pictures reaches subscribers anyway, replayed on
+// their keyframe request.
+func WithStartOnSubscribe() LocalSampleTrackOptions {
+	return func(s *LocalSampleTrack) { s.startOnSubscribe = true }
+}
+
 // SampleWriteOptions are per-sample settings of WriteSample.
 type SampleWriteOptions struct {
 	// AudioLevel is the sample's level in -dBov, 0 (loudest) to 127
@@ -76,6 +86,8 @@ type LocalSampleTrack struct {
 	onRTCP      func(rtcp.Packet)
 	clockRate   uint32
 
+	startOnSubscribe bool
+
 	mu          sync.RWMutex
 	bound       bool
 	ssrc        webrtc.SSRC
@@ -91,6 +103,9 @@ type LocalSampleTrack struct {
 	cancelWrite context.CancelFunc
 	writeDone   chan struct{}
 	group       *goroutineGroup // of the room that published the track
+	// waitReady, when set, blocks until the track's connection can carry
+	// media: what is written before is lost.
+	waitReady func(ctx context.Context) error
 
 	muted atomic.Bool
 
@@ -484,6 +499,12 @@ func (s *LocalSampleTrack) StartWrite(provider SampleProvider, onComplete func()
 // is sent at start + the durations of samples 0..n-1, so lateness does not
 // accumulate.
 func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvider, onComplete func()) {
+	s.mu.RLock()
+	waitReady := s.waitReady
+	s.mu.RUnlock()
+	if waitReady != nil && waitReady(ctx) != nil {
+		return // unbound before the connection came up
+	}
 	if err := provider.OnBind(); err != nil {
 		getLogger().Error(err, "sample provider could not start", "track", s.id)
 		return

@@ -1,6 +1,7 @@
 package lksdk
 
 import (
+	"context"
 	"sync"
 
 	"github.com/livekit/protocol/livekit"
@@ -323,6 +324,14 @@ type LocalTrackPublication struct {
 	req         *livekit.AddTrackRequest // as first sent, to publish again
 	layers      []*LocalSampleTrack      // simulcast layers, lowest first
 	rtcpStops   []func()
+	// subscribed is set once the server says someone subscribed.
+	subscribed *stateFlag
+}
+
+// WaitForSubscriber returns once the server has reported a subscriber of
+// the track, or with ctx's error.
+func (p *LocalTrackPublication) WaitForSubscriber(ctx context.Context) error {
+	return p.subscribed.wait(ctx)
 }
 
 // stopRTCPReaders stops the RTCP readers of the publication's sender.
@@ -349,7 +358,7 @@ func (p *LocalTrackPublication) cid() string {
 // NewLocalTrackPublication returns a publication of track, not yet
 // published; client is used to tell the server of mutes.
 func NewLocalTrackPublication(kind TrackKind, track Track, name string, client *SignalClient) *LocalTrackPublication {
-	pub := &LocalTrackPublication{client: client}
+	pub := &LocalTrackPublication{client: client, subscribed: newStateFlag()}
 	pub.kind, pub.track, pub.name = kind, track, name
 	if tl, ok := track.(webrtc.TrackLocal); ok {
 		pub.trackLocal = tl

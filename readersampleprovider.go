@@ -108,6 +108,13 @@ func ReaderTrackWithRTCPHandler(cb func(rtcp.Packet)) func(provider *ReaderSampl
 	return func(p *ReaderSampleProvider) { p.sampleOpts = append(p.sampleOpts, WithRTCPHandler(cb)) }
 }
 
+// ReaderTrackWithStartOnSubscribe makes an audio input start playing once
+// someone has subscribed to the track, rather than as soon as it is
+// published (see WithStartOnSubscribe).
+func ReaderTrackWithStartOnSubscribe() func(provider *ReaderSampleProvider) {
+	return func(p *ReaderSampleProvider) { p.sampleOpts = append(p.sampleOpts, WithStartOnSubscribe()) }
+}
+
 // ReaderTrackWithSampleTrackOptions passes options to the LocalSampleTrack,
 // such as WithSimulcast to make the file one layer of a simulcast track.
 func ReaderTrackWithSampleTrackOptions(opts ...LocalSampleTrackOptions) func(provider *ReaderSampleProvider) {

@@ -457,6 +457,10 @@ func (r *Room) handleResponse(res *livekit.SignalResponse) {
 		r.applyQuality(m.ConnectionQuality.Updates)
 	case *livekit.SignalResponse_Mute:
 		r.applyServerMute(m.Mute)
+	case *livekit.SignalResponse_TrackSubscribed:
+		if pub, _ := r.LocalParticipant.getPublication(m.TrackSubscribed.GetTrackSid()).(*LocalTrackPublication); pub != nil {
+			pub.subscribed.set()
+		}
 	case *livekit.SignalResponse_TrackUnpublished:
 		_ = r.LocalParticipant.UnpublishTrack(m.TrackUnpublished.TrackSid)
 	case *livekit.SignalResponse_SubscriptionResponse:
