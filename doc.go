@@ -8,7 +8,34 @@
 //     is signed with a fresh, short-lived token that carries only the grant
 //     that call needs;
 //   - verify and decode webhook callbacks ([NewWebhookHandler], or protocol's
-//     webhook.ReceiveWebhookEvent).
+//     webhook.ReceiveWebhookEvent);
+//   - join rooms as a participant ([ConnectToRoom]): publish files and
+//     samples ([NewLocalFileTrack], [LocalSampleTrack]), subscribe to other
+//     participants' tracks, send and receive data; the recorder package
+//     (pkg/recorder) writes subscribed tracks to files.
+//
+// # How a Room runs
+//
+// Signal responses and peer connection events are applied to the room's
+// state in the order they arrive, on one goroutine of the room's, which
+// never waits on the network.
+//
+// Callbacks ([RoomCallback], [ParticipantCallback]) are called one at a
+// time, in the order things happened, from one other goroutine per room, and
+// never while the SDK holds a lock. A callback may therefore call back into
+// the SDK: publish, subscribe, send data, even [Room.Disconnect] (which then
+// returns at once; the room finishes closing when the callback returns). A
+// slow callback delays the callbacks after it, not the connection.
+//
+// Every goroutine a room starts ends before Disconnect returns, and a failed
+// connect leaves none running. Blocking calls have a variant taking a
+// context ([Room.JoinWithContext], [LocalParticipant.PublishTrackWithContext],
+// [LocalParticipant.PublishDataPacket]); the v0.10 names use bounded
+// timeouts.
+//
+// A lost connection is recovered by resuming the session or, when the server
+// cannot resume it, by joining again and republishing every track; see
+// [ConnectionState] and [WithReconnectTimeout].
 //
 // # URLs
 //

@@ -109,6 +109,10 @@ type LocalSampleTrack struct {
 
 	muted atomic.Bool
 
+	samplesSent atomic.Int64
+	packetsSent atomic.Int64
+	bytesSent   atomic.Int64
+
 	writeMu    sync.Mutex
 	packetizer packetizer
 	hdr        rtp.Header // reused for every packet
@@ -441,6 +445,7 @@ func (s *LocalSampleTrack) send(data []byte, ts uint32, opts *SampleWriteOptions
 		}
 	}
 	s.sendErr, s.sendWriter = nil, writer
+	s.samplesSent.Add(1)
 	s.packetizer.packetize(data, s)
 	s.sendWriter = nil
 	if errors.Is(s.sendErr, io.ErrClosedPipe) {
@@ -454,9 +459,12 @@ func (s *LocalSampleTrack) emit(payload []byte, last bool) {
 	s.hdr.Marker = last
 	s.hdr.SequenceNumber = s.seq
 	s.seq++
-	if _, err := s.sendWriter.WriteRTP(&s.hdr, payload); err != nil && s.sendErr == nil {
+	n, err := s.sendWriter.WriteRTP(&s.hdr, payload)
+	if err != nil && s.sendErr == nil {
 		s.sendErr = err
 	}
+	s.packetsSent.Add(1)
+	s.bytesSent.Add(int64(n))
 }
 
 // StartWrite sends the samples of provider as they fall due, on a goroutine
@@ -595,6 +603,18 @@ func (s *LocalSampleTrack) stopWrite() {
 	if done != nil {
 		<-done
 	}
+}
+
+// SampleTrackStats counts what a LocalSampleTrack has sent.
+type SampleTrackStats struct {
+	Samples int64 // samples (frames, audio packets) sent
+	Packets int64 // RTP packets sent
+	Bytes   int64 // RTP bytes sent, headers included
+}
+
+// Stats returns what the track has sent so far.
+func (s *LocalSampleTrack) Stats() SampleTrackStats {
+	return SampleTrackStats{Samples: s.samplesSent.Load(), Packets: s.packetsSent.Load(), Bytes: s.bytesSent.Load()}
 }
 
 // SimulcastTrack is one layer of a simulcast publication.

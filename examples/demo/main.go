@@ -1,6 +1,7 @@
 // Command demo shows the SDK at work against a LiveKit server: it creates a
-// room, lists rooms, changes the room's metadata, deletes the room, and
-// prints the webhooks the server sends about it.
+// room, lists rooms, changes the room's metadata; one bot publishes a video
+// and an audio file while another records them into ./demo-out; then it
+// deletes the room. It prints the webhooks the server sends meanwhile.
 //
 // With LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET set it uses that
 // server; otherwise it starts a local livekit-server (installed by
@@ -17,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,6 +30,8 @@ import (
 
 	lksdk "github.com/livekit/server-sdk-go"
 	"github.com/livekit/server-sdk-go/internal/lkserver"
+	"github.com/livekit/server-sdk-go/internal/testclient"
+	"github.com/livekit/server-sdk-go/pkg/recorder"
 )
 
 func main() {
@@ -108,12 +112,10 @@ func run(ctx context.Context) error {
 	}
 	fmt.Printf("   metadata now %s\n", updated.Metadata)
 
-	step("listing participants")
-	parts, err := rooms.ListParticipants(callCtx, &livekit.ListParticipantsRequest{Room: name})
-	if err != nil {
-		return fmt.Errorf("ListParticipants: %w", err)
+	step("publishing testdata/vp8.ivf and testdata/opus.ogg, recording them into " + outDir)
+	if err := roundTrip(ctx, url, key, secret, name, local, rooms); err != nil {
+		return err
 	}
-	fmt.Printf("   %d participants\n", len(parts.Participants))
 
 	step("deleting the room")
 	if _, err := rooms.DeleteRoom(callCtx, &livekit.DeleteRoomRequest{Room: name}); err != nil {
@@ -122,7 +124,8 @@ func run(ctx context.Context) error {
 
 	if local {
 		step("waiting for the server's webhooks")
-		if err := hooks.waitFor(ctx, name, 15*time.Second, webhook.EventRoomStarted, webhook.EventRoomFinished); err != nil {
+		if err := hooks.waitFor(ctx, name, 15*time.Second, webhook.EventRoomStarted, webhook.EventParticipantJoined,
+			webhook.EventTrackPublished, webhook.EventRoomFinished); err != nil {
 			return err
 		}
 	}
@@ -131,6 +134,106 @@ func run(ctx context.Context) error {
 }
 
 func step(s string) { fmt.Printf("== %s\n", s) }
+
+const outDir = "demo-out"
+
+// roundTrip has one bot publish the test files while another records the
+// room, showing progress, and lists what was recorded.
+func roundTrip(ctx context.Context, url, key, secret, room string, local bool, rooms *lksdk.RoomServiceClient) error {
+	var opts []lksdk.ConnectOption
+	if local {
+		// The local server offers only loopback candidates.
+		var err error
+		if opts, err = testclient.Loopback(); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(outDir); err != nil {
+		return err
+	}
+	rec, err := recorder.NewRoomRecorder(outDir)
+	if err != nil {
+		return err
+	}
+	info := func(identity string) lksdk.ConnectInfo {
+		return lksdk.ConnectInfo{APIKey: key, APISecret: secret, RoomName: room, ParticipantIdentity: identity}
+	}
+	recorderBot, err := lksdk.ConnectToRoom(url, info("demo-recorder"), rec.Callback(), opts...)
+	if err != nil {
+		return fmt.Errorf("recorder joining: %w", err)
+	}
+	defer recorderBot.Disconnect()
+	publisherBot, err := lksdk.ConnectToRoom(url, info("demo-publisher"), nil, opts...)
+	if err != nil {
+		return fmt.Errorf("publisher joining: %w", err)
+	}
+	defer publisherBot.Disconnect()
+
+	done := make(chan string, 2)
+	var tracks []*lksdk.LocalSampleTrack
+	for _, file := range []string{"testdata/vp8.ivf", "testdata/opus.ogg"} {
+		file := file
+		track, err := lksdk.NewLocalFileTrack(file, lksdk.ReaderTrackWithStartOnSubscribe(),
+			lksdk.ReaderTrackWithOnWriteComplete(func() { done <- file }))
+		if err != nil {
+			return err
+		}
+		if _, err := publisherBot.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: filepath.Base(file)}); err != nil {
+			return fmt.Errorf("publishing %s: %w", file, err)
+		}
+		tracks = append(tracks, track)
+	}
+	if parts, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room}); err == nil {
+		fmt.Printf("   %d participants in the room\n", len(parts.Participants))
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	timeout := time.After(60 * time.Second)
+	for finished := 0; finished < len(tracks); {
+		select {
+		case <-done:
+			finished++
+		case <-tick.C:
+			v, a := tracks[0].Stats(), tracks[1].Stats()
+			fmt.Printf("   sent: %3d video frames, %3d audio packets | recorded:", v.Samples, a.Samples)
+			for _, f := range rec.Files() {
+				fmt.Printf(" %s %d", filepath.Ext(f.Path), f.Stats().FramesWritten)
+			}
+			fmt.Println()
+		case <-timeout:
+			return errors.New("the files were not sent within 60 s")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	time.Sleep(time.Second) // the last packets in flight
+	publisherBot.Disconnect()
+	recorderBot.Disconnect()
+	if err := rec.Close(); err != nil {
+		return err
+	}
+	step("recorded files")
+	files := rec.Files()
+	if len(files) != 2 {
+		return fmt.Errorf("%d files recorded, expected 2", len(files))
+	}
+	for _, f := range files {
+		st := f.Stats()
+		fi, err := os.Stat(f.Path)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("   %-50s %4d frames, %s, %d bytes", f.Path, st.FramesWritten, st.Duration.Round(10*time.Millisecond), fi.Size())
+		if st.Width > 0 {
+			fmt.Printf(", %dx%d", st.Width, st.Height)
+		}
+		fmt.Println()
+		if st.FramesWritten == 0 || f.Err != nil {
+			return fmt.Errorf("recording %s failed: %v", f.Path, f.Err)
+		}
+	}
+	return nil
+}
 
 // hookLog prints webhook events as they arrive and lets run wait for some.
 type hookLog struct {
