@@ -256,8 +256,8 @@ func (p *LocalParticipant) PublishSimulcastTrackWithContext(ctx context.Context,
 // readSenderRTCP reads the RTCP the server sends about a published track (of
 // the simulcast layer rid, if set), as pion needs for its interceptors
 // (NACK, reports) to work, and passes it to handle if set. It returns a
-// function that stops the reader and waits for it: pion's sender must not
-// be stopped while it reads (a data race inside pion v3).
+// function to call before the sender is stopped: pion v3's simulcast RTCP
+// read loop races with Stop.
 func (p *LocalParticipant) readSenderRTCP(sender *webrtc.RTPSender, rid string, handle func([]rtcp.Packet)) (stop func()) {
 	if !p.room.goroutines.add() {
 		return func() {}
@@ -283,14 +283,13 @@ func (p *LocalParticipant) readSenderRTCP(sender *webrtc.RTPSender, rid string, 
 		}
 	}()
 	return func() {
-		if rid != "" {
-			_ = sender.SetReadDeadlineSimulcast(time.Now(), rid)
-		} else {
-			_ = sender.SetReadDeadline(time.Now())
+		// Only pion's simulcast read loop races with Stop, and only while
+		// packets flow; the deadline must not be set on a sender whose
+		// connection never came up (pion waits for it forever).
+		if rid == "" || !p.engine.publisherConnected.isSet() {
+			return
 		}
-		// A sender that never sent blocks its readers until it is stopped,
-		// deadline or not; such a reader is not where pion races, and
-		// stopping the sender releases it.
+		_ = sender.SetReadDeadlineSimulcast(time.Now(), rid)
 		select {
 		case <-done:
 		case <-time.After(250 * time.Millisecond):

@@ -68,6 +68,7 @@ type recoveryHooks struct {
 	// restarted publishes the local tracks again and restores
 	// subscriptions. It runs on the episode's goroutine.
 	restarted func(ctx context.Context) error
+	// syncState runs on the engine loop.
 	syncState func() *livekit.SyncState
 	// failed ends the room: recovery ran out of time.
 	failed func(reason DisconnectReason)
@@ -201,8 +202,17 @@ func (e *RTCEngine) resume(ctx context.Context, reason livekit.ReconnectReason) 
 		e.transport(livekit.SignalTarget_PUBLISHER).RestartICE()
 	}
 	if e.hooks.syncState != nil {
-		if err := e.client.SendSyncState(e.hooks.syncState()); err != nil {
-			return err
+		states := make(chan *livekit.SyncState, 1)
+		if !e.loop.post(func() { states <- e.hooks.syncState() }) {
+			return ErrNotConnected
+		}
+		select {
+		case st := <-states:
+			if err := e.client.SendSyncState(st); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	if err := e.waitTransports(ctx, pubUp); err != nil {

@@ -853,14 +853,33 @@ func (r *Room) ConnectionState() ConnectionState {
 	return e.ConnectionState()
 }
 
-// syncState is what the client has, for the server after a resume.
+// syncState is what the client has, for the server after a resume. It
+// reads the subscriber's local description, so it runs on the engine loop,
+// where that description is changed.
 func (r *Room) syncState() *livekit.SyncState {
-	st := &livekit.SyncState{Subscription: &livekit.UpdateSubscription{Subscribe: !r.params.AutoSubscribe}}
+	st := r.subscriptionState()
 	if sub := r.engine.transport(livekit.SignalTarget_SUBSCRIBER); sub != nil {
 		if ld := sub.pc.LocalDescription(); ld != nil {
 			st.Answer = ToProtoSessionDescription(*ld)
 		}
 	}
+	for _, pub := range r.LocalParticipant.TrackPublications() {
+		st.PublishTracks = append(st.PublishTracks, &livekit.TrackPublishedResponse{Cid: pub.cid(), Track: pub.TrackInfo()})
+	}
+	r.engine.mu.Lock()
+	for _, dc := range []*webrtc.DataChannel{r.engine.reliableDC, r.engine.lossyDC} {
+		if dc != nil && dc.ID() != nil {
+			st.DataChannels = append(st.DataChannels, &livekit.DataChannelInfo{Label: dc.Label(), Id: uint32(*dc.ID()), Target: livekit.SignalTarget_PUBLISHER})
+		}
+	}
+	r.engine.mu.Unlock()
+	return st
+}
+
+// subscriptionState is what was asked of the remote tracks: the
+// subscriptions made by hand, or the unsubscriptions when auto-subscribing.
+func (r *Room) subscriptionState() *livekit.SyncState {
+	st := &livekit.SyncState{Subscription: &livekit.UpdateSubscription{Subscribe: !r.params.AutoSubscribe}}
 	for _, rp := range r.GetParticipants() {
 		pt := &livekit.ParticipantTracks{ParticipantSid: rp.SID()}
 		for _, pub := range rp.TrackPublications() {
@@ -880,16 +899,6 @@ func (r *Room) syncState() *livekit.SyncState {
 			st.Subscription.ParticipantTracks = append(st.Subscription.ParticipantTracks, pt)
 		}
 	}
-	for _, pub := range r.LocalParticipant.TrackPublications() {
-		st.PublishTracks = append(st.PublishTracks, &livekit.TrackPublishedResponse{Cid: pub.cid(), Track: pub.TrackInfo()})
-	}
-	r.engine.mu.Lock()
-	for _, dc := range []*webrtc.DataChannel{r.engine.reliableDC, r.engine.lossyDC} {
-		if dc != nil && dc.ID() != nil {
-			st.DataChannels = append(st.DataChannels, &livekit.DataChannelInfo{Label: dc.Label(), Id: uint32(*dc.ID()), Target: livekit.SignalTarget_PUBLISHER})
-		}
-	}
-	r.engine.mu.Unlock()
 	return st
 }
 
@@ -923,7 +932,7 @@ func (r *Room) applyRejoin(join *livekit.JoinResponse) {
 // restoreSubscriptions asks again for what was asked before a full
 // reconnect: the subscriptions made by hand, or the unsubscriptions.
 func (r *Room) restoreSubscriptions() {
-	st := r.syncState()
+	st := r.subscriptionState()
 	if len(st.Subscription.TrackSids) == 0 {
 		return
 	}
