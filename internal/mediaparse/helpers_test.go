@@ -42,7 +42,7 @@ func oggPage(flags byte, granule int64, serial, seq uint32, lacing []byte, body 
 	p[26] = byte(len(lacing))
 	p = append(p, lacing...)
 	p = append(p, body...)
-	binary.LittleEndian.PutUint32(p[22:], oggCRC(0, p))
+	binary.LittleEndian.PutUint32(p[22:], OggCRC(0, p))
 	return p
 }
 

@@ -32,7 +32,9 @@ var oggCRCTable = func() (t [256]uint32) {
 	return t
 }()
 
-func oggCRC(crc uint32, p []byte) uint32 {
+// OggCRC continues the Ogg page checksum crc over p (start with 0; the
+// checksum field of the page counts as zeros).
+func OggCRC(crc uint32, p []byte) uint32 {
 	for _, c := range p {
 		crc = crc<<8 ^ oggCRCTable[byte(crc>>24)^c]
 	}
@@ -265,10 +267,10 @@ func (o *OggOpusReader) readPage() (byte, error) {
 	if o.verifyCRC {
 		want := binary.LittleEndian.Uint32(h[22:26])
 		var zero [4]byte
-		crc := oggCRC(0, h[:22])
-		crc = oggCRC(crc, zero[:])
-		crc = oggCRC(crc, o.hdr[26:oggHeaderSize+nsegs])
-		crc = oggCRC(crc, body)
+		crc := OggCRC(0, h[:22])
+		crc = OggCRC(crc, zero[:])
+		crc = OggCRC(crc, o.hdr[26:oggHeaderSize+nsegs])
+		crc = OggCRC(crc, body)
 		if crc != want {
 			return 0, corruptf("ogg: page CRC 0x%08x, computed 0x%08x", want, crc)
 		}

@@ -356,7 +356,7 @@ func TestOggCRC(t *testing.T) {
 	page := bytes.Clone(data[:n])
 	want := binary.LittleEndian.Uint32(page[22:])
 	copy(page[22:26], []byte{0, 0, 0, 0})
-	if got := oggCRC(0, page); got != want {
+	if got := OggCRC(0, page); got != want {
 		t.Fatalf("CRC %08x, want %08x", got, want)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"io"
 	"math/rand/v2"
+
+	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
 // Ogg page layout (RFC 3533 section 6) and Ogg Opus mapping (RFC 7845).
@@ -32,32 +34,6 @@ const (
 	opusMaxFill = 3600 * opusSampleRate
 	opusVendor  = "lksdk recorder"
 )
-
-// oggCRCTable is the table of the Ogg CRC-32: polynomial 0x04c11db7, bits
-// taken most significant first (no reflection), initial value 0 and no
-// final inversion.
-var oggCRCTable = func() (t [256]uint32) {
-	for i := range t {
-		c := uint32(i) << 24
-		for k := 0; k < 8; k++ {
-			if c&0x80000000 != 0 {
-				c = c<<1 ^ 0x04c11db7
-			} else {
-				c <<= 1
-			}
-		}
-		t[i] = c
-	}
-	return t
-}()
-
-// oggCRC continues the Ogg CRC crc over p.
-func oggCRC(crc uint32, p []byte) uint32 {
-	for _, b := range p {
-		crc = crc<<8 ^ oggCRCTable[byte(crc>>24)^b]
-	}
-	return crc
-}
 
 // oggOpusWriter writes Opus packets as an Ogg Opus stream (RFC 7845): a page
 // with OpusHead, a page with OpusTags, then pages of audio packets, each
@@ -137,7 +113,7 @@ func (ow *oggOpusWriter) writePage(flags byte, granule int64, body, lacing []byt
 	binary.LittleEndian.PutUint32(h[22:], 0)
 	h[26] = byte(len(lacing))
 	copy(h[oggPageHeaderSize:], lacing)
-	crc := oggCRC(oggCRC(0, h), body)
+	crc := mediaparse.OggCRC(mediaparse.OggCRC(0, h), body)
 	binary.LittleEndian.PutUint32(h[22:], crc)
 	ow.seq++
 	if _, err := ow.w.Write(h); err != nil {

@@ -3,13 +3,15 @@ package recorder
 import (
 	"bytes"
 	"testing"
+
+	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
 // TestOggCRC checks the CRC against a known value: the CRC-32 with
 // polynomial 0x04c11db7, no reflection, initial 0 and no final inversion
 // ("CRC-32/MPEG-2" without its inversions) of "123456789" is 0x89a1897f.
 func TestOggCRC(t *testing.T) {
-	if got := oggCRC(0, []byte("123456789")); got != 0x89a1897f {
+	if got := mediaparse.OggCRC(0, []byte("123456789")); got != 0x89a1897f {
 		t.Fatalf("crc %#08x", got)
 	}
 }
