@@ -80,6 +80,7 @@ type RTCEngine struct {
 	subscriberConnected *stateFlag
 	publisherConnected  *stateFlag
 	reliableOpen        *stateFlag
+	serverDataOpen      *stateFlag // the server's reliable channel to us is open
 	lossyOpen           *stateFlag
 	reliableLow         chan struct{}
 
@@ -127,6 +128,7 @@ func newRTCEngine(opts engineOptions) *RTCEngine {
 		subscriberConnected: newStateFlag(),
 		publisherConnected:  newStateFlag(),
 		reliableOpen:        newStateFlag(),
+		serverDataOpen:      newStateFlag(),
 		lossyOpen:           newStateFlag(),
 		reliableLow:         make(chan struct{}, 1),
 	}
@@ -185,6 +187,7 @@ func (e *RTCEngine) JoinContext(ctx context.Context, url, token string) (*liveki
 		e.Close()
 		return nil, &ConnectError{Phase: PhaseICE, Err: fmt.Errorf("%w: peer connection not connected: %w", ErrConnectionTimeout, err)}
 	}
+	e.waitServerData(ctx)
 	return join, nil
 }
 
@@ -250,7 +253,16 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 	// The server sends data on channels it opens on the subscriber
 	// connection (on the publisher one when it is the primary).
 	for _, t := range []*PCTransport{sub, pub} {
-		t.pc.OnDataChannel(func(dc *webrtc.DataChannel) { e.receiveData(dc) })
+		t.pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+			e.receiveData(dc)
+			if dc.Label() == reliableDataChannel {
+				dc.OnOpen(func() {
+					if e.transport(livekit.SignalTarget_SUBSCRIBER) == sub || e.transport(livekit.SignalTarget_PUBLISHER) == pub {
+						e.serverDataOpen.set()
+					}
+				})
+			}
+		})
 	}
 
 	ordered := false
@@ -446,6 +458,20 @@ func (e *RTCEngine) transport(target livekit.SignalTarget) *PCTransport {
 		return e.publisher
 	}
 	return e.subscriber
+}
+
+// serverDataWait bounds how long a join waits for the server's data channel.
+const serverDataWait = 3 * time.Second
+
+// waitServerData waits, briefly, until the channel the server sends data on
+// is open: the server drops what it sends before, so a room that reports
+// itself connected can receive data.
+func (e *RTCEngine) waitServerData(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, serverDataWait)
+	defer cancel()
+	if err := e.serverDataOpen.wait(ctx); err != nil {
+		getLogger().V(1).Info("the server's data channel did not open", "error", err.Error())
+	}
 }
 
 // negotiatePublisher makes the publisher offer, once.

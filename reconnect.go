@@ -273,6 +273,7 @@ func (e *RTCEngine) restart(ctx context.Context) error {
 	if err := primary.wait(ctx); err != nil {
 		return fmt.Errorf("%w: peer connection not connected: %w", ErrConnectionTimeout, err)
 	}
+	e.waitServerData(ctx)
 	if e.hooks.restarted != nil {
 		if err := e.hooks.restarted(ctx); err != nil {
 			return err
@@ -326,7 +327,7 @@ func (e *RTCEngine) closeTransports() {
 			_ = t.Close()
 		}
 	}
-	for _, f := range []*stateFlag{e.publisherConnected, e.subscriberConnected, e.reliableOpen, e.lossyOpen} {
+	for _, f := range []*stateFlag{e.publisherConnected, e.subscriberConnected, e.reliableOpen, e.lossyOpen, e.serverDataOpen} {
 		f.reset()
 	}
 }
