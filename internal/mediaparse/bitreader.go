@@ -101,3 +101,39 @@ func (b *bitReader) se() int32 {
 	}
 	return int32(-(k / 2))
 }
+
+// BitReader reads bits most significant first from a byte slice, with no
+// emulation prevention: for VP9 and AV1 headers. Reads past the end return
+// zeros and make Failed report true; callers check once after a group of
+// reads.
+type BitReader struct {
+	data   []byte
+	pos    int // in bits
+	failed bool
+}
+
+// NewBitReader returns a reader at the start of data.
+func NewBitReader(data []byte) BitReader { return BitReader{data: data} }
+
+// Bits reads n <= 32 bits as an unsigned number.
+func (b *BitReader) Bits(n int) uint32 {
+	var v uint32
+	for i := 0; i < n; i++ {
+		if b.pos>>3 >= len(b.data) {
+			b.failed = true
+			return 0
+		}
+		v = v<<1 | uint32(b.data[b.pos>>3]>>(7-b.pos&7))&1
+		b.pos++
+	}
+	return v
+}
+
+// Flag reads one bit as a boolean.
+func (b *BitReader) Flag() bool { return b.Bits(1) == 1 }
+
+// Failed reports whether a read went past the end, or SetFailed was called.
+func (b *BitReader) Failed() bool { return b.failed }
+
+// SetFailed marks what was read as invalid, for a caller that found it so.
+func (b *BitReader) SetFailed() { b.failed = true }

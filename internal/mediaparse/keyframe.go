@@ -35,47 +35,27 @@ func VP8Dimensions(frame []byte) (width, height int, ok bool) {
 // error_resilient_mode and the frame sync code 49 83 42. For a superframe the
 // first frame is examined.
 func IsVP9Keyframe(frame []byte) bool {
-	b := vp9Bits{data: frame}
-	if b.read(2) != 2 { // frame_marker
+	b := NewBitReader(frame)
+	if b.Bits(2) != 2 { // frame_marker
 		return false
 	}
-	low := b.read(1)
-	high := b.read(1)
-	if high<<1|low == 3 && b.read(1) != 0 { // reserved_zero
+	low := b.Bits(1)
+	high := b.Bits(1)
+	if high<<1|low == 3 && b.Bits(1) != 0 { // reserved_zero
 		return false
 	}
-	if b.read(1) != 0 { // show_existing_frame
+	if b.Bits(1) != 0 { // show_existing_frame
 		return false
 	}
-	if b.read(1) != 0 { // frame_type
+	if b.Bits(1) != 0 { // frame_type
 		return false
 	}
 	// show_frame and error_resilient_mode, then frame_sync_code.
-	b.read(2)
-	if b.read(24) != 0x498342 {
+	b.Bits(2)
+	if b.Bits(24) != 0x498342 {
 		return false
 	}
-	return !b.failed
-}
-
-// vp9Bits reads bits most significant first from data, failing past its end.
-type vp9Bits struct {
-	data   []byte
-	pos    int // bit position
-	failed bool
-}
-
-func (b *vp9Bits) read(n int) uint32 {
-	var v uint32
-	for i := 0; i < n; i++ {
-		if b.pos>>3 >= len(b.data) {
-			b.failed = true
-			return 0
-		}
-		v = v<<1 | uint32(b.data[b.pos>>3]>>(7-b.pos&7))&1
-		b.pos++
-	}
-	return v
+	return !b.Failed()
 }
 
 // AV1 OBU types (AV1 specification section 6.2.2).

@@ -1,5 +1,7 @@
 package recorder
 
+import "github.com/livekit/server-sdk-go/internal/mediaparse"
+
 // AV1 OBU types (AV1 specification section 6.2.2).
 const (
 	av1OBUSequenceHeader     = 1
@@ -190,50 +192,50 @@ func appendLEB128(b []byte, v uint64) []byte {
 // section 5.5.1) up to max_frame_width_minus_1 and max_frame_height_minus_1
 // and returns the maximum frame size, or zeros if it cannot be parsed.
 func av1SequenceSize(p []byte) (width, height int) {
-	b := bitReader{data: p}
-	b.bits(3)     // seq_profile
-	b.bits(1)     // still_picture
-	if b.flag() { // reduced_still_picture_header
-		b.bits(5) // seq_level_idx[0]
+	b := bitReader{mediaparse.NewBitReader(p)}
+	b.Bits(3)     // seq_profile
+	b.Bits(1)     // still_picture
+	if b.Flag() { // reduced_still_picture_header
+		b.Bits(5) // seq_level_idx[0]
 	} else {
 		decoderModelInfo := false
 		bufferDelayLen := 0
-		if b.flag() { // timing_info_present_flag
-			b.bits(32)    // num_units_in_display_tick
-			b.bits(32)    // time_scale
-			if b.flag() { // equal_picture_interval
+		if b.Flag() { // timing_info_present_flag
+			b.Bits(32)    // num_units_in_display_tick
+			b.Bits(32)    // time_scale
+			if b.Flag() { // equal_picture_interval
 				b.uvlc() // num_ticks_per_picture_minus_1
 			}
-			decoderModelInfo = b.flag()
+			decoderModelInfo = b.Flag()
 			if decoderModelInfo {
-				bufferDelayLen = int(b.bits(5)) + 1
-				b.bits(32) // num_units_in_decoding_tick
-				b.bits(5)  // buffer_removal_time_length_minus_1
-				b.bits(5)  // frame_presentation_time_length_minus_1
+				bufferDelayLen = int(b.Bits(5)) + 1
+				b.Bits(32) // num_units_in_decoding_tick
+				b.Bits(5)  // buffer_removal_time_length_minus_1
+				b.Bits(5)  // frame_presentation_time_length_minus_1
 			}
 		}
-		initialDisplayDelay := b.flag()
-		ops := int(b.bits(5)) + 1
-		for i := 0; i < ops && !b.failed; i++ {
-			b.bits(12) // operating_point_idc
-			if b.bits(5) > 7 {
-				b.bits(1) // seq_tier
+		initialDisplayDelay := b.Flag()
+		ops := int(b.Bits(5)) + 1
+		for i := 0; i < ops && !b.Failed(); i++ {
+			b.Bits(12) // operating_point_idc
+			if b.Bits(5) > 7 {
+				b.Bits(1) // seq_tier
 			}
-			if decoderModelInfo && b.flag() {
-				b.bits(bufferDelayLen) // decoder_buffer_delay
-				b.bits(bufferDelayLen) // encoder_buffer_delay
-				b.bits(1)              // low_delay_mode_flag
+			if decoderModelInfo && b.Flag() {
+				b.Bits(bufferDelayLen) // decoder_buffer_delay
+				b.Bits(bufferDelayLen) // encoder_buffer_delay
+				b.Bits(1)              // low_delay_mode_flag
 			}
-			if initialDisplayDelay && b.flag() {
-				b.bits(4) // initial_display_delay_minus_1
+			if initialDisplayDelay && b.Flag() {
+				b.Bits(4) // initial_display_delay_minus_1
 			}
 		}
 	}
-	wBits := int(b.bits(4)) + 1
-	hBits := int(b.bits(4)) + 1
-	width = int(b.bits(wBits)) + 1
-	height = int(b.bits(hBits)) + 1
-	if b.failed {
+	wBits := int(b.Bits(4)) + 1
+	hBits := int(b.Bits(4)) + 1
+	width = int(b.Bits(wBits)) + 1
+	height = int(b.Bits(hBits)) + 1
+	if b.Failed() {
 		return 0, 0
 	}
 	return width, height

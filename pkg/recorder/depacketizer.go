@@ -1,6 +1,10 @@
 package recorder
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/livekit/server-sdk-go/internal/mediaparse"
+)
 
 // Errors of the depacketizers. They make the frame being assembled
 // incomplete; they are never returned to the user.
@@ -63,45 +67,21 @@ func (opusDepacketizer) finish(frame []byte, _ bool) ([]byte, frameInfo, error) 
 	return frame, frameInfo{key: true, picID: -1}, nil
 }
 
-// bitReader reads bits most significant first. Reads past the end return
-// zeros and set failed.
-type bitReader struct {
-	data   []byte
-	pos    int // in bits
-	failed bool
-}
-
-// bits reads n <= 32 bits.
-func (b *bitReader) bits(n int) uint32 {
-	var v uint32
-	for i := 0; i < n; i++ {
-		if b.pos>>3 >= len(b.data) {
-			b.failed = true
-			return 0
-		}
-		v = v<<1 | uint32(b.data[b.pos>>3]>>(7-b.pos&7))&1
-		b.pos++
-	}
-	return v
-}
-
-// flag reads one bit as a boolean.
-func (b *bitReader) flag() bool {
-	return b.bits(1) == 1
-}
+// bitReader is mediaparse's bit reader with AV1's uvlc.
+type bitReader struct{ mediaparse.BitReader }
 
 // uvlc reads the AV1 variable length code uvlc() (AV1 specification 4.10.3).
 func (b *bitReader) uvlc() uint32 {
 	zeros := 0
-	for !b.failed && !b.flag() {
+	for !b.Failed() && !b.Flag() {
 		zeros++
 		if zeros >= 32 {
-			b.failed = true
+			b.SetFailed()
 			return 0
 		}
 	}
 	if zeros == 0 {
 		return 0
 	}
-	return b.bits(zeros) + (1<<zeros - 1)
+	return b.Bits(zeros) + (1<<zeros - 1)
 }

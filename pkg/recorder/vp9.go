@@ -2,6 +2,8 @@ package recorder
 
 import (
 	"github.com/pion/rtp/codecs"
+
+	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
 // maxVP9Layers is the most frames a VP9 superframe can hold.
@@ -126,40 +128,40 @@ func appendSuperframeIndex(frame []byte, sizes []int) []byte {
 // (VP9 bitstream specification section 6.2) and reports whether the frame
 // is a keyframe and, if so, its size.
 func vp9KeyframeInfo(frame []byte) (key bool, width, height int) {
-	b := bitReader{data: frame}
-	if b.bits(2) != 2 { // frame_marker
+	b := bitReader{mediaparse.NewBitReader(frame)}
+	if b.Bits(2) != 2 { // frame_marker
 		return false, 0, 0
 	}
-	profile := b.bits(1)
-	profile |= b.bits(1) << 1
+	profile := b.Bits(1)
+	profile |= b.Bits(1) << 1
 	if profile == 3 {
-		b.bits(1) // reserved_zero
+		b.Bits(1) // reserved_zero
 	}
-	if b.flag() { // show_existing_frame
+	if b.Flag() { // show_existing_frame
 		return false, 0, 0
 	}
-	if b.flag() { // frame_type: 1 is NON_KEY_FRAME
+	if b.Flag() { // frame_type: 1 is NON_KEY_FRAME
 		return false, 0, 0
 	}
-	b.bits(2) // show_frame, error_resilient_mode
-	if b.bits(24) != 0x498342 {
+	b.Bits(2) // show_frame, error_resilient_mode
+	if b.Bits(24) != 0x498342 {
 		return false, 0, 0
 	}
 	// color_config
 	if profile >= 2 {
-		b.bits(1) // ten_or_twelve_bit
+		b.Bits(1) // ten_or_twelve_bit
 	}
-	if b.bits(3) != 7 { // color_space is not CS_RGB
-		b.bits(1) // color_range
+	if b.Bits(3) != 7 { // color_space is not CS_RGB
+		b.Bits(1) // color_range
 		if profile == 1 || profile == 3 {
-			b.bits(3) // subsampling_x, subsampling_y, reserved_zero
+			b.Bits(3) // subsampling_x, subsampling_y, reserved_zero
 		}
 	} else if profile == 1 || profile == 3 {
-		b.bits(1) // reserved_zero
+		b.Bits(1) // reserved_zero
 	}
-	width = int(b.bits(16)) + 1
-	height = int(b.bits(16)) + 1
-	if b.failed {
+	width = int(b.Bits(16)) + 1
+	height = int(b.Bits(16)) + 1
+	if b.Failed() {
 		return false, 0, 0
 	}
 	return true, width, height
