@@ -166,8 +166,39 @@ func TestWebhookHandlerAnswers(t *testing.T) {
 	failNext = true
 	require.Equal(t, http.StatusInternalServerError, post(h, signWebhook(t, body, key, secret), body).Code)
 
+	// Without a valid signature the body is not read at all: a stranger
+	// cannot make the handler buffer a megabyte per request.
+	for name, header := range map[string]string{
+		"no header":    "",
+		"not a token":  "garbage",
+		"other secret": signWebhook(t, body, key, "another-secret-another-secret-another"),
+		"unknown key":  signWebhook(t, body, "APIunknown", secret),
+	} {
+		counted := &countingReader{r: bytes.NewReader(bytes.Repeat([]byte("x"), 1<<20))}
+		r := httptest.NewRequest(http.MethodPost, "/webhook", counted)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		require.Equal(t, http.StatusUnauthorized, w.Code, name)
+		require.Zero(t, counted.n, "%s: body bytes read before the signature was checked", name)
+	}
+
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/webhook", nil))
 	require.Equal(t, http.StatusMethodNotAllowed, w.Code)
 	require.Equal(t, http.MethodPost, w.Header().Get("Allow"))
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }
