@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/livekit/server-sdk-go/internal/lktest"
+	"github.com/livekit/server-sdk-go/internal/testclient"
+)
+
+// TestMain fails the tests if a bot's goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestLoadRun runs a small load against a real server and checks that the
+// report counts what the bots really did: every track published and
+// subscribed, media of both kinds at every subscriber, and the process
+// figures filled in.
+func TestLoadRun(t *testing.T) {
+	srv := lktest.Start(t)
+	opts, err := testclient.Loopback()
+	require.NoError(t, err)
+	var progress bytes.Buffer
+	cfg := config{
+		url: srv.URL, key: srv.APIKey, secret: srv.APISecret,
+		publishers: 2, subscribers: 3, rooms: 2,
+		duration: 3 * time.Second, connectTimeout: 30 * time.Second,
+		video:      filepath.Join("..", "..", "testdata", "vp8.ivf"),
+		audio:      filepath.Join("..", "..", "testdata", "opus.ogg"),
+		roomPrefix: lktest.RoomName(t), connectOpts: opts, progress: &progress,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := run(ctx, cfg)
+	require.NoError(t, err)
+
+	// Rooms 0 and 1 get one publisher each; subscribers 0 and 2 are in room
+	// 0, subscriber 1 in room 1: 3 subscribers × 1 publisher × 2 tracks.
+	require.EqualValues(t, 4, res.TracksPublished)
+	require.EqualValues(t, 6, res.TracksSubscribed)
+	require.Equal(t, 3, res.Video.Tracks)
+	require.Equal(t, 3, res.Audio.Tracks)
+	require.Positive(t, res.Video.Frames)
+	require.Positive(t, res.Audio.Packets)
+	require.Positive(t, res.SubscriberVideoFPS[0], "a subscriber received no video")
+	require.Positive(t, res.Process.CPUPercent)
+	require.Positive(t, res.Process.RSSBytes)
+	require.Positive(t, res.Process.Goroutines)
+	require.Positive(t, res.ConnectMs[0])
+	require.Contains(t, progress.String(), "tracks 4/6")
+
+	var table bytes.Buffer
+	res.writeTable(&table)
+	for _, want := range []string{"connect latency", "video received", "audio received", "process CPU", "goroutines"} {
+		require.True(t, strings.Contains(table.String(), want), "table lacks %q:\n%s", want, table.String())
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	var l latencies
+	require.Equal(t, [3]time.Duration{}, func() [3]time.Duration { a, b, c := l.percentiles(); return [3]time.Duration{a, b, c} }())
+	for i := 100; i >= 1; i-- {
+		l.add(time.Duration(i) * time.Millisecond)
+	}
+	p50, p95, p99 := l.percentiles()
+	require.Equal(t, 50*time.Millisecond, p50)
+	require.Equal(t, 95*time.Millisecond, p95)
+	require.Equal(t, 99*time.Millisecond, p99)
+}
+
+func TestSequenceLoss(t *testing.T) {
+	s := &streamStats{video: true}
+	// 65530 … 65535, 0 … 9 with 3 and 4 missing, one reordered, one marker.
+	for _, seq := range []uint16{65530, 65531, 65533, 65532, 65534, 65535, 0, 1, 2, 5, 6, 7, 8, 9} {
+		s.add(seq, seq == 9, 100)
+	}
+	require.EqualValues(t, 16, s.expected.Load())
+	require.EqualValues(t, 14, s.packets.Load())
+	require.EqualValues(t, 1, s.frames.Load())
+	tot := sumStreams([]*streamStats{s}, true, time.Second)
+	require.EqualValues(t, 2, tot.Lost)
+}
