@@ -47,6 +47,8 @@ type config struct {
 	roomPrefix       string
 	connectOpts      []lksdk.ConnectOption
 	progress         io.Writer // nil: no progress lines
+	cpuProfile       string    // file for a CPU profile of the window
+	memProfile       string    // file for a heap profile at the window's end
 }
 
 func main() {
@@ -63,6 +65,8 @@ func main() {
 	flag.StringVar(&cfg.video, "video", filepath.Join(root, "testdata", "vp8.ivf"), "video file to publish (empty: none)")
 	flag.StringVar(&cfg.audio, "audio", filepath.Join(root, "testdata", "opus.ogg"), "audio file to publish (empty: none)")
 	asJSON := flag.Bool("json", false, "print the result as one JSON object")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the steady-state window to this file")
+	flag.StringVar(&cfg.memProfile, "memprofile", "", "write a heap profile at the end of the window to this file")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -143,6 +147,13 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	}
 	startCounts := totals(f.streams(), time.Second)
 	startFrames := f.videoFramesPerSubscriber()
+	if cfg.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(cfg.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer stopProfile()
+	}
 	start := sampleProcess()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -173,6 +184,11 @@ measure:
 	}
 	stop := sampleProcess()
 	window := stop.at.Sub(start.at)
+	if cfg.memProfile != "" {
+		if err := writeHeapProfile(cfg.memProfile); err != nil {
+			return nil, err
+		}
+	}
 	endCounts := totals(f.streams(), window)
 
 	res := &result{

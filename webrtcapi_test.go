@@ -1,0 +1,149 @@
+package lksdk_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v2"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v3"
+	"github.com/stretchr/testify/require"
+
+	lksdk "github.com/livekit/server-sdk-go"
+)
+
+func TestRetransmissionBufferOption(t *testing.T) {
+	for _, n := range []uint16{0, 3, 100, 1<<15 + 1} {
+		_, err := lksdk.NewWebRTCAPIWithOptions(webrtc.SettingEngine{}, lksdk.WithRetransmissionBuffer(n))
+		require.Error(t, err, "buffer of %d packets", n)
+	}
+	for _, n := range []uint16{1, 128, 1 << 15} {
+		_, err := lksdk.NewWebRTCAPIWithOptions(webrtc.SettingEngine{}, lksdk.WithRetransmissionBuffer(n))
+		require.NoError(t, err, "buffer of %d packets", n)
+	}
+}
+
+// TestRetransmissionBufferDepth sends 64 video packets between two peer
+// connections of an API keeping 16, then NACKs one packet inside that
+// window and one outside it: only the first is sent again.
+func TestRetransmissionBufferDepth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test skipped in -short mode: it opens two peer connections on loopback")
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Without RTX a retransmission repeats a sequence number, which SRTP's
+	// replay protection at the receiver would drop.
+	se.DisableSRTPReplayProtection(true)
+	api, err := lksdk.NewWebRTCAPIWithOptions(se, lksdk.WithRetransmissionBuffer(16))
+	require.NoError(t, err)
+
+	sender, err := api.NewPeerConnection(webrtc.Configuration{})
+	require.NoError(t, err)
+	defer sender.Close()
+	receiver, err := api.NewPeerConnection(webrtc.Configuration{})
+	require.NoError(t, err)
+	defer receiver.Close()
+
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
+	require.NoError(t, err)
+	rtpSender, err := sender.AddTrack(track)
+	require.NoError(t, err)
+	go func() { // RTCP must be read for the interceptors to see NACKs
+		for {
+			if _, _, err := rtpSender.ReadRTCP(); err != nil {
+				return
+			}
+		}
+	}()
+	got := make(chan uint16, 256)
+	receiver.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			p, _, err := remote.ReadRTP()
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- p.SequenceNumber
+		}
+	})
+
+	offer, err := sender.CreateOffer(nil)
+	require.NoError(t, err)
+	gathered := webrtc.GatheringCompletePromise(sender)
+	require.NoError(t, sender.SetLocalDescription(offer))
+	<-gathered
+	require.NoError(t, receiver.SetRemoteDescription(*sender.LocalDescription()))
+	answer, err := receiver.CreateAnswer(nil)
+	require.NoError(t, err)
+	gathered = webrtc.GatheringCompletePromise(receiver)
+	require.NoError(t, receiver.SetLocalDescription(answer))
+	<-gathered
+	require.NoError(t, sender.SetRemoteDescription(*receiver.LocalDescription()))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	payload := []byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a} // a VP8 start-of-partition byte and a little more
+	send := func(seq uint16) {
+		require.NoError(t, track.WriteRTP(&rtp.Packet{
+			Header:  rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true},
+			Payload: payload,
+		}))
+	}
+	// Keep sending the first packet until the connection carries it.
+	for first := false; !first; {
+		send(1)
+		select {
+		case seq := <-got:
+			first = seq == 1
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("no packet arrived")
+		}
+	}
+	for seq := uint16(2); seq <= 64; seq++ {
+		send(seq)
+	}
+	for seen := uint16(1); seen < 64; {
+		select {
+		case seq := <-got:
+			seen = max(seen, seq)
+		case <-ctx.Done():
+			t.Fatalf("only up to packet %d arrived", seen)
+		}
+	}
+
+	ssrc := uint32(rtpSender.GetParameters().Encodings[0].SSRC)
+	require.NoError(t, receiver.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{
+		MediaSSRC: ssrc,
+		Nacks:     rtcp.NackPairsFromSequenceNumbers([]uint16{10, 60}),
+	}}))
+	// pion hands a repaired packet to the reader with the next packet of
+	// the stream, so the stream goes on meanwhile.
+	var resent []uint16
+	next := uint16(65)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(time.Second)
+	for done := false; !done; {
+		select {
+		case seq := <-got:
+			if seq < 65 {
+				resent = append(resent, seq)
+			}
+		case <-tick.C:
+			send(next)
+			next++
+		case <-timeout:
+			done = true
+		}
+	}
+	require.Equal(t, []uint16{60}, resent, "packets sent again after the NACK")
+}
