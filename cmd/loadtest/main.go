@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pion/webrtc/v3"
+
 	lksdk "github.com/livekit/server-sdk-go"
 	"github.com/livekit/server-sdk-go/internal/lkserver"
 	"github.com/livekit/server-sdk-go/internal/testclient"
@@ -48,7 +50,10 @@ type config struct {
 	connectOpts      []lksdk.ConnectOption
 	progress         io.Writer // nil: no progress lines
 	cpuProfile       string    // file for a CPU profile of the window
-	memProfile       string    // file for a heap profile at the window's end
+	// retransmissionBuffer, when set, gives the bots an API of their own
+	// with that NACK buffer (lksdk.WithRetransmissionBuffer).
+	retransmissionBuffer int
+	memProfile           string // file for a heap profile at the window's end
 }
 
 func main() {
@@ -64,6 +69,7 @@ func main() {
 	flag.DurationVar(&cfg.connectTimeout, "connect-timeout", 60*time.Second, "bound on connecting and publishing")
 	flag.StringVar(&cfg.video, "video", filepath.Join(root, "testdata", "vp8.ivf"), "video file to publish (empty: none)")
 	flag.StringVar(&cfg.audio, "audio", filepath.Join(root, "testdata", "opus.ogg"), "audio file to publish (empty: none)")
+	flag.IntVar(&cfg.retransmissionBuffer, "retransmission-buffer", 0, "sent video packets kept per track for NACKs (0: the SDK's default)")
 	asJSON := flag.Bool("json", false, "print the result as one JSON object")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the steady-state window to this file")
 	flag.StringVar(&cfg.memProfile, "memprofile", "", "write a heap profile at the end of the window to this file")
@@ -78,20 +84,24 @@ func main() {
 }
 
 func runMain(ctx context.Context, cfg config, asJSON bool) error {
-	if cfg.url == "" {
+	local := cfg.url == ""
+	if local {
 		srv, err := lkserver.Start(ctx, lkserver.Options{})
 		if err != nil {
 			return fmt.Errorf("starting a local livekit-server: %w", err)
 		}
 		defer srv.Close()
 		cfg.url, cfg.key, cfg.secret = srv.URL, srv.APIKey, srv.APISecret
-		opts, err := testclient.Loopback()
-		if err != nil {
+		if err := cfg.useAPI(testclient.LoopbackSettingEngine(), true); err != nil {
 			return err
 		}
-		cfg.connectOpts = append(opts, cfg.connectOpts...)
 	} else if cfg.key == "" || cfg.secret == "" {
 		return errors.New("-url is set: set -api-key and -api-secret (or LIVEKIT_API_KEY/LIVEKIT_API_SECRET) too")
+	}
+	if cfg.retransmissionBuffer != 0 && !local {
+		if err := cfg.useAPI(webrtc.SettingEngine{}, false); err != nil {
+			return err
+		}
 	}
 	if !asJSON {
 		cfg.progress = os.Stdout
@@ -219,6 +229,27 @@ measure:
 		GoroutinesPerBot: float64(stop.goroutines-before.goroutines) / bots,
 	}
 	return res, nil
+}
+
+// useAPI makes every bot's peer connections come from one API built from se
+// with the run's options; a loopback run also uses no ICE servers.
+func (cfg *config) useAPI(se webrtc.SettingEngine, loopback bool) error {
+	var opts []lksdk.WebRTCAPIOption
+	if cfg.retransmissionBuffer < 0 || cfg.retransmissionBuffer > 1<<15 {
+		return fmt.Errorf("-retransmission-buffer %d: must be a power of two up to 32768", cfg.retransmissionBuffer)
+	}
+	if cfg.retransmissionBuffer != 0 {
+		opts = append(opts, lksdk.WithRetransmissionBuffer(uint16(cfg.retransmissionBuffer)))
+	}
+	api, err := lksdk.NewWebRTCAPIWithOptions(se, opts...)
+	if err != nil {
+		return err
+	}
+	cfg.connectOpts = append(cfg.connectOpts, lksdk.WithWebRTCAPI(api))
+	if loopback {
+		cfg.connectOpts = append(cfg.connectOpts, lksdk.WithICEServers())
+	}
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -18,18 +18,24 @@ var (
 	err  error
 )
 
+// LoopbackSettingEngine returns a SettingEngine that gathers only UDP host
+// candidates of the loopback interface, with no mDNS.
+func LoopbackSettingEngine() webrtc.SettingEngine {
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return se
+}
+
 // Loopback returns connect options that keep a test participant's media on
 // 127.0.0.1: host candidates of the loopback interface, UDP only, no mDNS,
 // no STUN servers. Every room of the process shares one WebRTC API.
 func Loopback() ([]lksdk.ConnectOption, error) {
 	once.Do(func() {
-		se := webrtc.SettingEngine{}
-		se.SetIncludeLoopbackCandidate(true)
-		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-		api, err = lksdk.NewWebRTCAPI(se)
+		api, err = lksdk.NewWebRTCAPI(LoopbackSettingEngine())
 	})
 	if err != nil {
 		return nil, err
