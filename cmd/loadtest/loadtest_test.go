@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +17,37 @@ import (
 )
 
 // TestMain fails the tests if a bot's goroutine outlives them.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The floor's sink process is this test binary run again.
+func TestMain(m *testing.M) {
+	if os.Getenv(floorSinkEnv) == "1" {
+		if err := runFloorSink(os.Stdin, os.Stdout); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// TestFloorRun sends the media from bare pion connections to the sink
+// process and checks that it arrived and that the sender's cost was measured.
+func TestFloorRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test skipped in -short mode: it opens peer connections on loopback")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := runFloor(ctx, config{
+		publishers: 2, duration: 2 * time.Second,
+		video: filepath.Join("..", "..", "testdata", "vp8.ivf"),
+		audio: filepath.Join("..", "..", "testdata", "opus.ogg"),
+	})
+	require.NoError(t, err)
+	// 2 connections × (≈50 audio + ≈30 video packets a second) × 3 s or more.
+	require.Greater(t, res.Video.Packets, int64(300), "packets the sink received")
+	require.Positive(t, res.Process.CPUPercent)
+	require.Positive(t, res.Process.RSSBytes)
+}
 
 // TestLoadRun runs a small load against a real server and checks that the
 // report counts what the bots really did: every track published and

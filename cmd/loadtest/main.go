@@ -18,7 +18,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -70,13 +69,30 @@ func main() {
 	flag.StringVar(&cfg.video, "video", filepath.Join(root, "testdata", "vp8.ivf"), "video file to publish (empty: none)")
 	flag.StringVar(&cfg.audio, "audio", filepath.Join(root, "testdata", "opus.ogg"), "audio file to publish (empty: none)")
 	flag.IntVar(&cfg.retransmissionBuffer, "retransmission-buffer", 0, "sent video packets kept per track for NACKs (0: the SDK's default)")
+	floor := flag.Bool("floor", false, "measure the floor instead: the same media from bare pion peer connections (pion's defaults) to a sink process")
 	asJSON := flag.Bool("json", false, "print the result as one JSON object")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the steady-state window to this file")
 	flag.StringVar(&cfg.memProfile, "memprofile", "", "write a heap profile at the end of the window to this file")
 	flag.Parse()
 
+	if os.Getenv(floorSinkEnv) == "1" {
+		if err := runFloorSink(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest floor sink:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *floor {
+		res, err := runFloor(ctx, cfg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest -floor:", err)
+			os.Exit(1)
+		}
+		res.write(os.Stdout, *asJSON, true)
+		return
+	}
 	if err := runMain(ctx, cfg, *asJSON); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
@@ -110,13 +126,7 @@ func runMain(ctx context.Context, cfg config, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	}
-	res.writeTable(os.Stdout)
-	return nil
+	return res.write(os.Stdout, asJSON, false)
 }
 
 // run connects the bots, measures the steady-state window and disconnects.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -81,6 +82,24 @@ func minMeanRate(counts []int64, window time.Duration) [2]float64 {
 	return [2]float64{float64(lo) / s, float64(sum) / s / float64(len(counts))}
 }
 
+// write prints r as JSON or as a table; a floor run has only the process
+// figures and the sink's packet count.
+func (r *result) write(w io.Writer, asJSON, floor bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	if !floor {
+		r.writeTable(w)
+		return nil
+	}
+	fmt.Fprintf(w, "floor: %d bare pion connections sending the same media, %.1f s window; the sink received %d packets\n",
+		r.Publishers, r.WindowSeconds, r.Video.Packets)
+	r.writeProcess(w)
+	return nil
+}
+
 func (r *result) writeTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "bots\t%d publishers, %d subscribers in %d rooms (GOMAXPROCS %d)\n", r.Publishers, r.Subscribers, r.Rooms, r.GOMAXPROCS)
@@ -98,6 +117,12 @@ func (r *result) writeTable(w io.Writer) {
 	if r.Subscribers > 0 {
 		fmt.Fprintf(tw, "video frames per subscriber\tleast %.1f/s, mean %.1f/s\n", r.SubscriberVideoFPS[0], r.SubscriberVideoFPS[1])
 	}
+	tw.Flush()
+	r.writeProcess(w)
+}
+
+func (r *result) writeProcess(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := r.Process
 	fmt.Fprintf(tw, "process CPU\t%.1f%% of a core; %.4f core-seconds per second per bot\n", p.CPUPercent, p.CPUPerBot)
 	fmt.Fprintf(tw, "process memory\t%.1f MB resident (+%.1f MB); %.2f MB per bot\n",
