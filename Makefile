@@ -66,7 +66,8 @@ FUZZ_TARGETS += \
 	./pkg/recorder:FuzzDepacketizeVP9 \
 	./pkg/recorder:FuzzDepacketizeH264 \
 	./pkg/recorder:FuzzDepacketizeAV1 \
-	./pkg/recorder:FuzzDepacketizeOpus
+	./pkg/recorder:FuzzDepacketizeOpus \
+	./pkg/samplebuilder:FuzzSampleBuilder
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
