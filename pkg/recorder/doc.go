@@ -2,7 +2,8 @@
 // format by codec:
 //
 //   - VP8, VP9 and AV1 to IVF (timebase 1/90000, each frame's timestamp its
-//     RTP timestamp relative to the first written frame's),
+//     RTP timestamp relative to the first written frame's; the header's
+//     length field holds the duration in that timebase, see below),
 //   - H.264 to an Annex-B byte stream (access units with 00 00 00 01 start
 //     codes),
 //   - Opus to Ogg Opus (granule positions from RTP timestamps).
@@ -57,6 +58,14 @@
 //     temporal unit counts as a keyframe when it holds a sequence header
 //     OBU, which WebRTC encoders send with every keyframe.
 //   - VP9: a picture of several spatial layers is written as one superframe.
+//   - IVF length: the 32-bit header field at offset 24 holds the duration
+//     in timebase units (the span of the frame timestamps plus one average
+//     frame interval), written on Close. libvpx puts the frame count there,
+//     which equals the duration only with a timebase of one frame; readers
+//     such as FFmpeg take the field as the duration, so with the RTP
+//     timebase a frame count would make an 8 s file last 0.0027 s. It is 0
+//     (unknown) for a file of fewer than two frames or written where the
+//     recorder cannot seek back.
 //   - Ogg Opus: pre-skip is 0, so that the audio lines up with the RTP
 //     timeline. A gap in the timestamps (lost packets, discontinuous
 //     transmission, a muted track) is filled with empty Opus frames, which

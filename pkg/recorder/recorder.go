@@ -191,7 +191,7 @@ func NewTrackRecorder(src RTPSource, path string, opts ...Option) (*TrackRecorde
 
 // NewTrackRecorderWriter returns a recorder of src into w, starting at w's
 // current position. Seeking is used on Close to fill in the IVF header's
-// frame count; if w cannot seek (Seek fails), the count is left 0, which
+// length; if w cannot seek (Seek fails), the length is left 0, which
 // readers take as unknown. The Ogg format needs no seeking. Close does not
 // close w. It returns an error wrapping ErrUnsupportedCodec when src's codec
 // cannot be recorded.
@@ -410,7 +410,7 @@ func (r *TrackRecorder) publishStats() {
 }
 
 // Close stops Run (if it is running), writes what the jitter buffer still
-// holds, finishes the file (the IVF header's frame count, the Ogg
+// holds, finishes the file (the IVF header's length, the Ogg
 // end-of-stream page) and closes the file if NewTrackRecorder created it.
 // It may be called more than once, and concurrently with Run; every call
 // returns the first call's result. Close does not wait for Run to return.
