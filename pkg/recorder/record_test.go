@@ -356,7 +356,7 @@ func checkOggRecording(t *testing.T, frames []mediaFrame, res recordResult, loss
 	var samples uint64
 	for i, p := range o.packets {
 		samples += uint64(opusPacketSamples(p))
-		if len(p) == 1 {
+		if isFiller(p) {
 			if !lossy {
 				t.Fatalf("filler packet %d in a lossless recording", i)
 			}

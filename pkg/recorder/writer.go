@@ -16,6 +16,10 @@ type frameWriter interface {
 	// finish completes the file: begin if it was not called, pending data,
 	// header counts. It does not close the underlying writer.
 	finish() error
+	// pending returns how many bytes the file would have gained, beyond
+	// those already written, once a frame of n bytes is written and the
+	// writer's buffer flushed.
+	pending(n int) int
 }
 
 // IVF layout (as libvpx writes it): a 32-byte file header, then per frame a
@@ -115,6 +119,8 @@ func (iw *ivfWriter) length() uint32 {
 	return uint32(min(span+span/uint64(iw.frames-1), 0xffffffff))
 }
 
+func (iw *ivfWriter) pending(n int) int { return ivfFrameHeaderSize + n }
+
 func (iw *ivfWriter) finish() error {
 	if err := iw.begin(0, 0); err != nil {
 		return err
@@ -148,3 +154,5 @@ func (aw *annexBWriter) writeFrame(frame []byte, _ int64) error {
 }
 
 func (aw *annexBWriter) finish() error { return nil }
+
+func (aw *annexBWriter) pending(n int) int { return n }
