@@ -119,7 +119,9 @@ func WithPacketDroppedHandler(h func()) Option {
 // have arrived. depacketizer turns payloads into sample data and says which
 // packets start and end a sample (for example &codecs.VP8Packet{},
 // &codecs.H264Packet{}, &codecs.OpusPacket{}); sampleRate is the RTP clock
-// rate, used for the samples' durations.
+// rate, used for the samples' durations. A sample of more packets than
+// the builder holds can never be assembled, so maxLate should exceed the
+// packets of the largest frame (a keyframe of 100 kB is about 90 packets).
 func New(maxLate uint16, depacketizer rtp.Depacketizer, sampleRate uint32, opts ...Option) *SampleBuilder {
 	n := min(max(int(maxLate), 1), maxWindow)
 	s := &SampleBuilder{
