@@ -323,22 +323,17 @@ func TestPopVersusForcePopAtTheEnd(t *testing.T) {
 			var got []uint32
 			pop := func(force bool) bool {
 				if popper == "samples" {
-					var s interface{}
-					var ts uint32
+					popTS := sb.PopWithTimestamp
 					if force {
-						smp, t2 := sb.ForcePopWithTimestamp()
-						s, ts = smp, t2
-						if smp == nil {
-							return false
-						}
-					} else {
-						smp, t2 := sb.PopWithTimestamp()
-						s, ts = smp, t2
-						if smp == nil {
-							return false
-						}
+						popTS = sb.ForcePopWithTimestamp
 					}
-					_ = s
+					smp, ts := popTS()
+					if smp == nil {
+						return false
+					}
+					if smp.PacketTimestamp != ts {
+						t.Fatalf("PopWithTimestamp returned %d for a sample at %d", ts, smp.PacketTimestamp)
+					}
 					got = append(got, ts)
 					return true
 				}
