@@ -6,12 +6,18 @@ GO                     ?= go
 
 export LIVEKIT_SERVER_BIN
 
-.PHONY: all deps test test-short vet demo bench fmt check-api clean fuzz
+.PHONY: all deps ffprobe test test-short vet demo bench fmt check-api clean fuzz
 
 all: test
 
-# bin/livekit-server, rebuilt only when the pinned version changes.
-deps: bin/.livekit-server-$(LIVEKIT_SERVER_VERSION)
+# bin/livekit-server, rebuilt only when the pinned version changes, and
+# ffprobe (Debian's ffmpeg), which the recording tests decode files with.
+deps: bin/.livekit-server-$(LIVEKIT_SERVER_VERSION) ffprobe
+
+ffprobe:
+	@command -v ffprobe >/dev/null 2>&1 || { \
+		echo "installing ffmpeg for ffprobe (first time only)"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg; }
 
 bin/.livekit-server-$(LIVEKIT_SERVER_VERSION):
 	@mkdir -p bin
@@ -66,7 +72,8 @@ FUZZ_TARGETS += \
 	./pkg/recorder:FuzzDepacketizeVP9 \
 	./pkg/recorder:FuzzDepacketizeH264 \
 	./pkg/recorder:FuzzDepacketizeAV1 \
-	./pkg/recorder:FuzzDepacketizeOpus
+	./pkg/recorder:FuzzDepacketizeOpus \
+	./pkg/samplebuilder:FuzzSampleBuilder
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -228,8 +228,8 @@ func roundTrip(ctx context.Context, url, key, secret, room string, local bool, r
 			fmt.Printf(", %dx%d", st.Width, st.Height)
 		}
 		fmt.Println()
-		if st.FramesWritten == 0 || f.Err != nil {
-			return fmt.Errorf("recording %s failed: %v", f.Path, f.Err)
+		if st.FramesWritten == 0 || f.Failure() != nil {
+			return fmt.Errorf("recording %s failed: %v", f.Path, f.Failure())
 		}
 	}
 	return nil

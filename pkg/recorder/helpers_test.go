@@ -430,3 +430,9 @@ func (w *bitWriter) put(v uint32, bits int) {
 }
 
 func (w *bitWriter) bytes() []byte { return w.b }
+
+// isFiller tells the recorder's gap filler from a real Opus packet: code 3,
+// constant bitrate, no padding, no frame data.
+func isFiller(p []byte) bool {
+	return len(p) == 2 && p[0]&3 == 3 && p[1]&0xc0 == 0
+}

@@ -70,8 +70,8 @@ func TestNewTrackRecorderFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	hdr, out := readIVFOut(t, data)
-	if len(out) != len(frames) || int(hdr.NumFrames) != len(frames) {
-		t.Fatalf("%d frames, header %d, want %d", len(out), hdr.NumFrames, len(frames))
+	if len(out) != len(frames) || hdr.NumFrames != outLength(out) {
+		t.Fatalf("%d frames, header length %d, want %d frames, length %d", len(out), hdr.NumFrames, len(frames), outLength(out))
 	}
 	if err := r.Run(context.Background()); err == nil {
 		t.Fatal("second Run succeeded")
@@ -107,7 +107,7 @@ func TestCloseStopsRun(t *testing.T) {
 		}
 	}
 	hdr, out := readIVFOut(t, f.data)
-	if len(out) != 30 || hdr.NumFrames != 30 {
+	if len(out) != 30 || hdr.NumFrames != outLength(out) {
 		t.Fatalf("%d frames, header %d", len(out), hdr.NumFrames)
 	}
 }
@@ -165,7 +165,7 @@ func TestCloseBeforeRun(t *testing.T) {
 }
 
 // TestNonSeekableWriter records IVF into a writer that cannot seek: the
-// header's frame count stays 0 and the frames are all there.
+// header's length stays 0 (unknown) and the frames are all there.
 func TestNonSeekableWriter(t *testing.T) {
 	frames := loadIVF(t, "vp8.ivf", isVP8Key)[:20]
 	pkts := packetize(frames, payloaderFor(webrtc.MimeTypeVP8), packetizeOpts{})
@@ -182,12 +182,12 @@ func TestNonSeekableWriter(t *testing.T) {
 	}
 	hdr, out := readIVFOut(t, w.Bytes())
 	if len(out) != 20 || hdr.NumFrames != 0 {
-		t.Fatalf("%d frames, header count %d", len(out), hdr.NumFrames)
+		t.Fatalf("%d frames, header length %d", len(out), hdr.NumFrames)
 	}
 }
 
 // TestWriterAtOffset records into a writer already holding data: the IVF
-// header written at the start position gets its count.
+// header written at the start position gets its length.
 func TestWriterAtOffset(t *testing.T) {
 	frames := loadIVF(t, "vp8.ivf", isVP8Key)[:5]
 	pkts := packetize(frames, payloaderFor(webrtc.MimeTypeVP8), packetizeOpts{})
@@ -203,8 +203,8 @@ func TestWriterAtOffset(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if hdr, out := readIVFOut(t, f.data[6:]); len(out) != 5 || hdr.NumFrames != 5 {
-		t.Fatalf("%d frames, header count %d", len(out), hdr.NumFrames)
+	if hdr, out := readIVFOut(t, f.data[6:]); len(out) != 5 || hdr.NumFrames != outLength(out) || hdr.NumFrames == 0 {
+		t.Fatalf("%d frames, header length %d", len(out), hdr.NumFrames)
 	}
 	if f.pos != int64(len(f.data)) {
 		t.Fatalf("left at %d of %d", f.pos, len(f.data))
@@ -342,18 +342,24 @@ func TestBinaryLayout(t *testing.T) {
 	if err := w.begin(640, 480); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.writeFrame([]byte{1, 2, 3}, 3000); err != nil {
+	if err := w.writeFrame([]byte{1, 2, 3}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.writeFrame([]byte{4, 5}, 3000); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.finish(); err != nil {
 		t.Fatal(err)
 	}
+	// The length field (offset 24) holds the duration in timebase units:
+	// two frames 3000 ticks apart last 6000 ticks.
 	h := f.data
 	if string(h[:4]) != "DKIF" || binary.LittleEndian.Uint16(h[6:]) != 32 || string(h[8:12]) != "VP80" ||
 		binary.LittleEndian.Uint16(h[12:]) != 640 || binary.LittleEndian.Uint16(h[14:]) != 480 ||
 		binary.LittleEndian.Uint32(h[16:]) != 90000 || binary.LittleEndian.Uint32(h[20:]) != 1 ||
-		binary.LittleEndian.Uint32(h[24:]) != 1 || len(h) != 32+12+3 ||
-		binary.LittleEndian.Uint32(h[32:]) != 3 || binary.LittleEndian.Uint64(h[36:]) != 3000 {
+		binary.LittleEndian.Uint32(h[24:]) != 6000 || len(h) != 32+12+3+12+2 ||
+		binary.LittleEndian.Uint32(h[32:]) != 3 || binary.LittleEndian.Uint64(h[36:]) != 0 ||
+		binary.LittleEndian.Uint32(h[47:]) != 2 || binary.LittleEndian.Uint64(h[51:]) != 3000 {
 		t.Fatalf("IVF bytes % x", h)
 	}
 }

@@ -28,25 +28,28 @@ const (
 	// starts in the middle of the stream, where the encoder's start-up
 	// delay is not at the start of the audio).
 	opusPreSkip = 0
-	// opusMaxFill bounds, in 48 kHz samples, the concealed silence
-	// inserted for one gap in the timestamps (such as a muted track's): a
-	// longer gap is shortened to it. An hour of filler takes about 360 kB.
-	opusMaxFill = 3600 * opusSampleRate
-	opusVendor  = "lksdk recorder"
+	// opusMaxFillerSamples is the most one filler packet covers: RFC 6716
+	// caps a packet at 120 ms.
+	opusMaxFillerSamples = 5760
+	opusVendor           = "lksdk recorder"
 )
 
 // oggOpusWriter writes Opus packets as an Ogg Opus stream (RFC 7845): a page
 // with OpusHead, a page with OpusTags, then pages of audio packets, each
 // collecting up to a second of audio, the last flagged end-of-stream.
 //
-// Granule positions follow the RTP timestamps, and are always the sum of
-// the durations (from their TOC bytes) of the packets so far, as decoders
-// expect: when the timestamps jump forward (lost packets, discontinuous
-// transmission), the gap is filled with TOC-only Opus packets, which
-// decoders treat as lost frames and conceal. So a packet's end is within
-// half a frame of its RTP timestamp, relative to the first packet's, plus
-// its duration; exactly so when the sender's timestamps advance by the
-// packets' durations, as Opus senders' do.
+// Granule positions follow the RTP timestamps. When the timestamps jump
+// forward by up to maxFill samples (lost packets, discontinuous
+// transmission, a short mute), the gap is filled with packets of empty Opus
+// frames, which decoders treat as lost frames and conceal, so that granule
+// positions stay the sum of the packets' durations (from their TOC bytes),
+// as decoders expect. A packet's end is then within half a frame of its RTP
+// timestamp, relative to the first packet's, plus its duration; exactly so
+// when the sender's timestamps advance by the packets' durations, as Opus
+// senders' do. A longer jump is not filled: it is recorded as a
+// discontinuity, the page before it ending where the audio stopped and the
+// granule positions after it jumping ahead by the gap, so that the file
+// stays small whatever timestamps a sender sends.
 type oggOpusWriter struct {
 	w        io.Writer
 	serial   uint32
@@ -61,18 +64,23 @@ type oggOpusWriter struct {
 	end     int64  // end of the last packet written
 	lastTOC byte
 	haveTOC bool
-	filler  [1]byte
-	hdr     [oggPageHeaderSize + oggMaxSegments]byte
+	filler  [2]byte
+	maxFill int64 // longest gap filled, in samples; longer ones are jumps
+
+	discontinuities int // gaps recorded as granule jumps
+	hdr             [oggPageHeaderSize + oggMaxSegments]byte
 }
 
 // newOggOpusWriter returns a writer of an Ogg Opus stream with the given
-// channel count (clamped to 1 or 2) and a random serial number.
-func newOggOpusWriter(w io.Writer, channels int) *oggOpusWriter {
+// channel count (clamped to 1 or 2) and a random serial number, filling
+// gaps of up to maxFill samples.
+func newOggOpusWriter(w io.Writer, channels int, maxFill int64) *oggOpusWriter {
 	return &oggOpusWriter{
 		w:        w,
 		serial:   rand.Uint32(),
 		channels: min(max(channels, 1), 2),
 		lacing:   make([]byte, 0, oggMaxSegments),
+		maxFill:  max(maxFill, 0),
 	}
 }
 
@@ -168,20 +176,49 @@ func (ow *oggOpusWriter) writeFrame(packet []byte, pts int64) error {
 	return ow.addPacket(packet, ow.end+int64(opusPacketSamples(packet)))
 }
 
-// fill inserts TOC-only packets (Opus frames of length 0, decoded as lost
-// frames) for a gap between the end of the last packet and pts, as many as
-// fit in it to the nearest frame.
+// fill covers a gap between the end of the last packet and pts: with
+// filler packets of empty frames (decoded as lost frames), as many frames
+// as fit in it to the nearest frame, when it is at most maxFill samples;
+// otherwise with a jump of the granule position.
 func (ow *oggOpusWriter) fill(pts int64) error {
+	gap := pts - ow.end
 	frame := int64(opusFrameSamples(ow.lastTOC))
-	n := min((pts-ow.end+frame/2)/frame, opusMaxFill/frame)
-	// Same configuration as the last packet, code 0: one frame.
-	ow.filler[0] = ow.lastTOC &^ 0x03
-	for ; n > 0; n-- {
-		if err := ow.addPacket(ow.filler[:], ow.end+frame); err != nil {
+	if gap <= frame/2 {
+		return nil
+	}
+	if gap > ow.maxFill {
+		// A discontinuity: end the page where the audio stopped, so that
+		// its granule position is right, and start the next one later.
+		if len(ow.lacing) > 0 {
+			if err := ow.flushPage(0); err != nil {
+				return err
+			}
+		}
+		ow.end, ow.granule, ow.pageBeg = pts, pts, pts
+		ow.discontinuities++
+		return nil
+	}
+	n := (gap + frame/2) / frame
+	// Each filler has the last packet's configuration, code 3 (RFC 6716
+	// section 3.2.5): a frame count byte for up to 120 ms of frames, all
+	// of length 0 (constant bitrate, no bytes left).
+	perPacket := opusMaxFillerSamples / frame
+	ow.filler[0] = ow.lastTOC | 0x03
+	for n > 0 {
+		k := min(n, perPacket)
+		ow.filler[1] = byte(k)
+		if err := ow.addPacket(ow.filler[:], ow.end+k*frame); err != nil {
 			return err
 		}
+		n -= k
 	}
 	return nil
+}
+
+// pending counts the page being collected (its header, lacing and body)
+// with the packet's lacing and bytes; gap filler is not foreseen.
+func (ow *oggOpusWriter) pending(n int) int {
+	return oggPageHeaderSize + len(ow.lacing) + len(ow.body) + n/255 + 1 + n
 }
 
 func (ow *oggOpusWriter) finish() error {

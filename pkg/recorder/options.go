@@ -20,6 +20,13 @@ const (
 	maxMaxPackets = 1 << 14
 	// minMaxPackets is the smallest buffer WithMaxPackets allows.
 	minMaxPackets = 2
+
+	// DefaultMaxGapFill is the longest gap in an Opus track's timestamps
+	// that is filled with concealed silence; see WithMaxGapFill.
+	DefaultMaxGapFill = time.Minute
+	// DefaultMaxFiles is how many files a RoomRecorder opens at most; see
+	// WithMaxFiles.
+	DefaultMaxFiles = 256
 )
 
 // options holds what the Option functions set.
@@ -28,6 +35,10 @@ type options struct {
 	maxLatency        time.Duration
 	maxPackets        int
 	logger            logr.Logger
+	maxGapFill        time.Duration
+	maxBytes          int64         // 0: no limit
+	maxDuration       time.Duration // 0: no limit
+	maxFiles          int           // RoomRecorder only
 }
 
 func defaultOptions() options {
@@ -35,6 +46,8 @@ func defaultOptions() options {
 		maxLatency: DefaultMaxLatency,
 		maxPackets: DefaultMaxPackets,
 		logger:     logr.Discard(),
+		maxGapFill: DefaultMaxGapFill,
+		maxFiles:   DefaultMaxFiles,
 	}
 }
 
@@ -83,4 +96,49 @@ func WithMaxPackets(n int) Option {
 // keyframe requests (logged at V(1)). The default discards everything.
 func WithLogger(l logr.Logger) Option {
 	return func(o *options) { o.logger = l }
+}
+
+// WithMaxGapFill bounds the gap in an Opus track's RTP timestamps (lost
+// packets, discontinuous transmission, a muted track) that is filled with
+// concealed silence, so that the audio keeps its place on the timeline. A
+// longer gap is recorded as a discontinuity: no filler, the Ogg granule
+// positions jump ahead by the gap (counted in Stats.Discontinuities). So a
+// sender whose timestamps leap ahead costs at most about 25 bytes of filler
+// per second of d per packet. The default is DefaultMaxGapFill; d < 0 means
+// 0 (never fill). Video needs no filler: IVF timestamps simply jump.
+func WithMaxGapFill(d time.Duration) Option {
+	return func(o *options) { o.maxGapFill = max(d, 0) }
+}
+
+// WithMaxFileBytes bounds the size of a recorded file. When writing the
+// next frame would take the file past n bytes, the recording stops: the
+// frame is not written, the file is finished as usual (so it stays valid,
+// and may pass n by the container's end: the Ogg end-of-stream page) and
+// Run returns an error wrapping ErrLimitReached. n <= 0 means no limit,
+// the default. Stats.BytesWritten tells the size so far.
+func WithMaxFileBytes(n int64) Option {
+	return func(o *options) { o.maxBytes = max(n, 0) }
+}
+
+// WithMaxDuration bounds the media time of a recorded file, measured from
+// the RTP timestamps: the first frame stamped more than d after the first
+// written frame stops the recording, as WithMaxFileBytes does. A sender
+// whose timestamps leap ahead reaches it early, which is the point. d <= 0
+// means no limit, the default. Stats.Duration tells the time so far.
+func WithMaxDuration(d time.Duration) Option {
+	return func(o *options) { o.maxDuration = max(d, 0) }
+}
+
+// WithMaxFiles bounds how many files a RoomRecorder opens over its life
+// (the option has no effect on a TrackRecorder). Once n files have been
+// opened, further subscribed tracks are not recorded: each is reported to
+// the OnRecordingEnded callback with an error wrapping ErrLimitReached and
+// counted in RoomStats.Refused. The default is DefaultMaxFiles; n <= 0
+// keeps the default.
+func WithMaxFiles(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxFiles = n
+		}
+	}
 }

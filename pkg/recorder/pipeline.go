@@ -2,7 +2,10 @@ package recorder
 
 import (
 	"errors"
+	"fmt"
 	"time"
+
+	"io"
 
 	"github.com/go-logr/logr"
 )
@@ -49,11 +52,62 @@ type pipeline struct {
 	lastExt     int64 // lastTS unwrapped, relative to firstTS
 	lastPTS     int64
 	err         error // sticky writer error
+	limitErr    error // a file limit was reached: nothing more is written
 	framesOut   int
 	framesDrop  int
 	keyRequests int
 	width       int
 	height      int
+
+	// File limits (0: none) and the bytes written so far.
+	maxBytes int64
+	maxTicks int64
+	out      *countingWriter
+}
+
+// countingWriter tracks the size of the file written through it: how far
+// past the position it started at it has written (rewriting a header
+// after seeking back does not add to it).
+type countingWriter struct {
+	w               io.WriteSeeker
+	start, pos, end int64
+}
+
+// newCountingWriter starts counting at w's current position (or at 0 if w
+// cannot tell it).
+func newCountingWriter(w io.WriteSeeker) *countingWriter {
+	c := &countingWriter{w: w}
+	if pos, err := w.Seek(0, io.SeekCurrent); err == nil {
+		c.start, c.pos, c.end = pos, pos, pos
+	}
+	return c
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.pos += int64(n)
+	c.end = max(c.end, c.pos)
+	return n, err
+}
+
+func (c *countingWriter) Seek(off int64, whence int) (int64, error) {
+	pos, err := c.w.Seek(off, whence)
+	if err == nil {
+		c.pos = pos
+	}
+	return pos, err
+}
+
+// size returns the bytes written from the start position on.
+func (c *countingWriter) size() int64 { return c.end - c.start }
+
+// setLimits sets the file limits: at most maxBytes bytes through out, and
+// frames at most maxDuration after the first; 0 means no limit.
+func (p *pipeline) setLimits(out *countingWriter, maxBytes int64, maxDuration time.Duration) {
+	p.out, p.maxBytes = out, maxBytes
+	if maxDuration > 0 {
+		p.maxTicks = max(int64(maxDuration.Seconds()*float64(p.clockRate)), 1)
+	}
 }
 
 func newPipeline(video bool, clockRate uint32, maxPackets int, maxLatency time.Duration,
@@ -225,7 +279,7 @@ func (p *pipeline) drop() {
 // write writes a complete frame with its timestamp relative to the first
 // written frame's.
 func (p *pipeline) write(frame []byte, info frameInfo) {
-	if p.err != nil {
+	if p.err != nil || p.limitErr != nil {
 		p.framesDrop++
 		return
 	}
@@ -240,8 +294,16 @@ func (p *pipeline) write(frame []byte, info frameInfo) {
 		}
 	}
 	ext := p.lastExt + int64(int32(ts-p.lastTS))
-	p.lastTS, p.lastExt = ts, ext
 	pts := max(ext, p.lastPTS) // never backwards
+	if p.maxTicks > 0 && pts > p.maxTicks {
+		p.limit(fmt.Errorf("%w: duration %s", ErrLimitReached, ticksToDuration(p.maxTicks, p.clockRate)))
+		return
+	}
+	if p.maxBytes > 0 && p.out != nil && p.out.size()+int64(p.w.pending(len(frame))) > p.maxBytes {
+		p.limit(fmt.Errorf("%w: size %d bytes", ErrLimitReached, p.maxBytes))
+		return
+	}
+	p.lastTS, p.lastExt = ts, ext
 	if err := p.w.writeFrame(frame, pts); err != nil {
 		p.fail(err)
 		return
@@ -249,6 +311,16 @@ func (p *pipeline) write(frame []byte, info frameInfo) {
 	p.lastPTS = pts
 	p.framesOut++
 	p.lastPicID, p.lastPicBits = info.picID, info.picIDBits
+}
+
+// limit stops the recording at a file limit: the frame is dropped and
+// nothing more is written, but the file is finished as usual.
+func (p *pipeline) limit(err error) {
+	p.framesDrop++
+	if p.limitErr == nil {
+		p.limitErr = err
+		p.log.Info("recorder: file limit reached, recording stopped", "reason", err.Error())
+	}
 }
 
 // fail records a writer error; nothing more is written.
@@ -279,6 +351,12 @@ func (p *pipeline) fillStats(s *Stats) {
 	s.DuplicatePackets = p.jb.stats.duplicates
 	s.LatePackets = p.jb.stats.late
 	s.LostPackets = int(min(p.jb.stats.lost, 1<<31-1))
+	if p.out != nil {
+		s.BytesWritten = p.out.size()
+	}
+	if ow, ok := p.w.(*oggOpusWriter); ok {
+		s.Discontinuities = ow.discontinuities
+	}
 	if p.started {
 		s.FirstTimestamp = p.firstTS
 		s.LastTimestamp = p.lastTS

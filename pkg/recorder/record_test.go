@@ -80,6 +80,26 @@ func readIVFOut(t testing.TB, data []byte) (*ivfreader.IVFFileHeader, []outFrame
 	return hdr, frames
 }
 
+// ivfLength is the header length field the recorder writes for frames at
+// pts (in timebase units): their span plus one average frame interval, 0
+// for fewer than two frames.
+func ivfLength(pts ...uint64) uint32 {
+	if len(pts) < 2 {
+		return 0
+	}
+	span := pts[len(pts)-1] - pts[0]
+	return uint32(span + span/uint64(len(pts)-1))
+}
+
+// outLength is ivfLength of recorded frames.
+func outLength(frames []outFrame) uint32 {
+	pts := make([]uint64, len(frames))
+	for i, f := range frames {
+		pts[i] = f.pts
+	}
+	return ivfLength(pts...)
+}
+
 // oggOut is a recorded Ogg Opus file read back.
 type oggOut struct {
 	head     *oggreader.OggHeader
@@ -228,8 +248,8 @@ func checkRecording(t *testing.T, mime string, frames []mediaFrame, res recordRe
 	if string(hdr.FourCC[:]) != wantFourCC || hdr.TimebaseDenominator != 90000 || hdr.TimebaseNumerator != 1 {
 		t.Fatalf("header %+v", hdr)
 	}
-	if int(hdr.NumFrames) != len(out) || len(out) != st.FramesWritten {
-		t.Fatalf("header says %d frames, file has %d, stats %d", hdr.NumFrames, len(out), st.FramesWritten)
+	if hdr.NumFrames != outLength(out) || len(out) != st.FramesWritten {
+		t.Fatalf("header length %d, want %d; file has %d frames, stats %d", hdr.NumFrames, outLength(out), len(out), st.FramesWritten)
 	}
 	wantW, wantH := 320, 240
 	if mime == webrtc.MimeTypeAV1 {
@@ -336,7 +356,7 @@ func checkOggRecording(t *testing.T, frames []mediaFrame, res recordResult, loss
 	var samples uint64
 	for i, p := range o.packets {
 		samples += uint64(opusPacketSamples(p))
-		if len(p) == 1 {
+		if isFiller(p) {
 			if !lossy {
 				t.Fatalf("filler packet %d in a lossless recording", i)
 			}

@@ -21,6 +21,12 @@ import (
 // cannot record (it records VP8, VP9, AV1, H.264 and Opus).
 var ErrUnsupportedCodec = errors.New("recorder: unsupported codec")
 
+// ErrLimitReached is wrapped by the error that ends a recording at one of
+// its bounds: the file's size (WithMaxFileBytes) or duration
+// (WithMaxDuration), or, for a RoomRecorder, the number of files
+// (WithMaxFiles). The file, if one was opened, is finished and valid.
+var ErrLimitReached = errors.New("recorder: limit reached")
+
 // errRunTwice is returned by a second call of Run.
 var errRunTwice = errors.New("recorder: Run already called")
 
@@ -97,6 +103,13 @@ type Stats struct {
 	// the codec states it (VP8 and VP9 frame headers, the H.264 SPS, the
 	// AV1 sequence header); 0 otherwise.
 	Width, Height int
+	// BytesWritten is how many bytes the recorder has written to the file
+	// (the Ogg page being collected is written when it is full).
+	BytesWritten int64
+	// Discontinuities counts the gaps in an Opus track's timestamps too
+	// long to fill (see WithMaxGapFill), recorded as jumps of the Ogg
+	// granule position.
+	Discontinuities int
 }
 
 // codecSpec is what the package knows of a codec it records.
@@ -191,7 +204,7 @@ func NewTrackRecorder(src RTPSource, path string, opts ...Option) (*TrackRecorde
 
 // NewTrackRecorderWriter returns a recorder of src into w, starting at w's
 // current position. Seeking is used on Close to fill in the IVF header's
-// frame count; if w cannot seek (Seek fails), the count is left 0, which
+// length; if w cannot seek (Seek fails), the length is left 0, which
 // readers take as unknown. The Ogg format needs no seeking. Close does not
 // close w. It returns an error wrapping ErrUnsupportedCodec when src's codec
 // cannot be recorded.
@@ -213,6 +226,7 @@ func NewTrackRecorderWriter(src RTPSource, w io.WriteSeeker, opts ...Option) (*T
 		clockRate = spec.clockRate
 	}
 
+	out := newCountingWriter(w)
 	var dep depacketizer
 	var fw frameWriter
 	switch spec.fourcc {
@@ -225,13 +239,14 @@ func NewTrackRecorderWriter(src RTPSource, w io.WriteSeeker, opts ...Option) (*T
 	}
 	switch {
 	case spec.fourcc != "":
-		fw = newIVFWriter(w, spec.fourcc, clockRate)
+		fw = newIVFWriter(out, spec.fourcc, clockRate)
 	case spec.video:
 		dep = newH264Depacketizer(codec.SDPFmtpLine)
-		fw = &annexBWriter{w: w}
+		fw = &annexBWriter{w: out}
 	default:
 		dep = opusDepacketizer{}
-		fw = newOggOpusWriter(w, int(codec.Channels))
+		fill := int64(min(o.maxGapFill.Seconds(), 1<<20) * opusSampleRate)
+		fw = newOggOpusWriter(out, int(codec.Channels), fill)
 	}
 
 	r := &TrackRecorder{
@@ -246,13 +261,16 @@ func NewTrackRecorderWriter(src RTPSource, w io.WriteSeeker, opts ...Option) (*T
 	}
 	r.p = newPipeline(spec.video, clockRate, o.maxPackets, o.maxLatency, dep, fw,
 		o.logger, o.keyFrameRequester != nil)
+	r.p.setLimits(out, o.maxBytes, o.maxDuration)
 	return r, nil
 }
 
 // Run reads packets from the source and records them until the source ends
-// (io.EOF), ctx is done or Close is called. It returns nil when the source
-// ended or the recorder was closed, ctx.Err() when ctx ended it, and
-// otherwise the read or write error that stopped it. It may be called only
+// (io.EOF), ctx is done, Close is called or a file limit is reached. It
+// returns nil when the source ended or the recorder was closed, ctx.Err()
+// when ctx ended it, an error wrapping ErrLimitReached at a limit (see
+// WithMaxFileBytes and WithMaxDuration), and otherwise the read or write
+// error that stopped it. It may be called only
 // once. Run does not finish the file: call Close after it (Close may also be
 // called while Run runs, to stop it).
 //
@@ -318,12 +336,12 @@ func (r *TrackRecorder) Run(ctx context.Context) error {
 					r.p.flush()
 					r.publishStats()
 				}
-				werr := r.p.err
+				werr, lerr := r.p.err, r.p.limitErr
 				r.mu.Unlock()
 				if werr != nil {
 					return fmt.Errorf("recorder: write: %w", werr)
 				}
-				return nil
+				return lerr
 			case errors.Is(err, errBadPacket):
 				continue
 			case errors.Is(err, io.ErrShortBuffer) && r.raw != nil && len(r.buf) < maxReadBufferSize:
@@ -390,7 +408,7 @@ func (r *TrackRecorder) handle(pkt *rtp.Packet) error {
 	}
 	r.p.push(pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.Payload)
 	request := r.p.takeRequest()
-	err := r.p.err
+	err, lerr := r.p.err, r.p.limitErr
 	r.publishStats()
 	r.mu.Unlock()
 	if request {
@@ -399,7 +417,7 @@ func (r *TrackRecorder) handle(pkt *rtp.Packet) error {
 	if err != nil {
 		return fmt.Errorf("recorder: write: %w", err)
 	}
-	return nil
+	return lerr
 }
 
 // publishStats copies the pipeline's counters for Stats. r.mu must be held.
@@ -410,7 +428,7 @@ func (r *TrackRecorder) publishStats() {
 }
 
 // Close stops Run (if it is running), writes what the jitter buffer still
-// holds, finishes the file (the IVF header's frame count, the Ogg
+// holds, finishes the file (the IVF header's length, the Ogg
 // end-of-stream page) and closes the file if NewTrackRecorder created it.
 // It may be called more than once, and concurrently with Run; every call
 // returns the first call's result. Close does not wait for Run to return.

@@ -158,7 +158,7 @@ func TestRecordRoundTrip(t *testing.T) {
 
 	byName := map[string]*RecordedFile{}
 	for _, f := range rec.Files() {
-		require.NoError(t, f.Err, f.Path)
+		require.NoError(t, f.Failure(), f.Path)
 		byName[f.TrackName] = f
 		st := f.Stats()
 		t.Logf("%s: %d frames written, %d dropped, %d gaps, %s", filepath.Base(f.Path), st.FramesWritten, st.FramesDropped, st.Gaps, st.Duration)

@@ -21,7 +21,7 @@ func TestOggCRC(t *testing.T) {
 // back.
 func TestOggWriterPages(t *testing.T) {
 	f := &memFile{}
-	w := newOggOpusWriter(f, 1)
+	w := newOggOpusWriter(f, 1, 48000)
 	if err := w.begin(0, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -69,13 +69,16 @@ func TestOggWriterPages(t *testing.T) {
 	}
 }
 
-// TestOggWriterFillsGaps writes packets with a gap in their timestamps: the
-// gap is filled with TOC-only packets so that durations add up.
+// TestOggWriterFillsGaps writes packets with gaps in their timestamps: the
+// gaps are filled with packets of empty frames so that durations add up.
 func TestOggWriterFillsGaps(t *testing.T) {
 	f := &memFile{}
-	w := newOggOpusWriter(f, 2)
+	w := newOggOpusWriter(f, 2, 48000)
+	if err := w.begin(0, 0); err != nil {
+		t.Fatal(err)
+	}
 	p := []byte{0xfc, 1, 2, 3} // CELT FB 20 ms, stereo
-	for _, pts := range []int64{0, 960, 5 * 960, 6*960 + 100} {
+	for _, pts := range []int64{0, 960, 5 * 960, 6*960 + 100, 17 * 960} {
 		if err := w.writeFrame(p, pts); err != nil {
 			t.Fatal(err)
 		}
@@ -84,25 +87,79 @@ func TestOggWriterFillsGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := readOggOut(t, f.data)
-	var fillers, total int
+	var fillers [][]byte
+	var total int
 	for _, q := range o.packets {
-		if len(q) == 1 {
-			fillers++
-			if q[0] != 0xfc {
+		if len(q) == 2 {
+			fillers = append(fillers, q)
+			// Code 3, the last packet's configuration, a frame count
+			// and no frame data: decoded as lost frames.
+			if q[0] != 0xff {
 				t.Fatalf("filler TOC %#x", q[0])
+			}
+			if d, err := mediaparse.OpusPacketDuration(q); err != nil || d <= 0 {
+				t.Fatalf("filler % x does not parse: %v %v", q, d, err)
 			}
 		}
 		total += opusPacketSamples(q)
 	}
-	// Three 20 ms frames missing between 2 and 5; the 100-sample jitter
-	// after is less than half a frame and not filled.
-	if fillers != 3 || len(o.packets) != 7 {
-		t.Fatalf("%d packets, %d fillers", len(o.packets), fillers)
+	// Three 20 ms frames missing between 2 and 5 (one filler); the
+	// 100-sample jitter after is less than half a frame and not filled;
+	// ten frames (200 ms) before the last: a filler of six (the 120 ms a
+	// packet holds at most) and one of four.
+	if len(fillers) != 3 || len(o.packets) != 8 || fillers[0][1] != 3 || fillers[1][1] != 6 || fillers[2][1] != 4 {
+		t.Fatalf("%d packets, fillers % x", len(o.packets), fillers)
 	}
-	if g := o.granules[len(o.granules)-1]; g != 7*960 {
+	if g := o.granules[len(o.granules)-1]; g != 18*960 {
 		t.Fatalf("last granule %d", g)
 	}
-	if total != 7*960 {
+	if total != 18*960 {
 		t.Fatalf("packets add up to %d", total)
+	}
+}
+
+// TestOggWriterLongGapIsADiscontinuity writes packets an hour apart: no
+// filler is written; the page before each gap ends where the audio
+// stopped and the granule positions jump by the gap.
+func TestOggWriterLongGapIsADiscontinuity(t *testing.T) {
+	f := &memFile{}
+	const maxFill = 60 * 48000
+	w := newOggOpusWriter(f, 2, maxFill)
+	if err := w.begin(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	p := []byte{0x0c, 1} // SILK NB 20 ms stereo, one frame: 2 bytes
+	const hour = 3600 * 48000
+	var pts int64
+	for i := 0; i < 20; i++ {
+		if err := w.writeFrame(p, pts); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.writeFrame(p, pts+960); err != nil {
+			t.Fatal(err)
+		}
+		pts += hour
+	}
+	if err := w.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.data) > 4096 {
+		t.Fatalf("40 packets of 2 bytes an hour apart took %d bytes", len(f.data))
+	}
+	o := readOggOut(t, f.data)
+	if len(o.packets) != 40 {
+		t.Fatalf("%d packets: fillers were written", len(o.packets))
+	}
+	if w.discontinuities != 19 {
+		t.Fatalf("%d discontinuities, want 19", w.discontinuities)
+	}
+	// One page per pair of packets: each ends 40 ms after its hour.
+	if len(o.granules) != 20 {
+		t.Fatalf("%d audio pages, want 20: %v", len(o.granules), o.granules)
+	}
+	for i, g := range o.granules {
+		if want := uint64(i*hour + 2*960); g != want {
+			t.Fatalf("page %d granule %d, want %d", i, g, want)
+		}
 	}
 }
