@@ -40,8 +40,15 @@ test-short:
 demo: deps
 	$(GO) run ./examples/demo
 
+# Go benchmarks, then a short load test: the SDK's publishing bots and the
+# same media from bare pion connections (the floor), one after the other.
+LOAD_BOTS ?= 20
+LOAD_TIME ?= 15s
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) build -o bin/loadtest ./cmd/loadtest
+	bin/loadtest -floor -publishers $(LOAD_BOTS) -duration $(LOAD_TIME)
+	bin/loadtest -publishers $(LOAD_BOTS) -subscribers 0 -rooms $(LOAD_BOTS) -duration $(LOAD_TIME)
 
 fmt:
 	gofmt -l -w .
