@@ -2,17 +2,16 @@ package lksdk_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v2"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
 	"github.com/stretchr/testify/require"
 
 	lksdk "github.com/livekit/server-sdk-go"
+	"github.com/livekit/server-sdk-go/internal/testclient"
 )
 
 func TestRetransmissionBufferOption(t *testing.T) {
@@ -33,60 +32,25 @@ func TestRetransmissionBufferDepth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test skipped in -short mode: it opens two peer connections on loopback")
 	}
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se := testclient.LoopbackSettingEngine()
 	// Without RTX a retransmission repeats a sequence number, which SRTP's
 	// replay protection at the receiver would drop.
 	se.DisableSRTPReplayProtection(true)
-	api, err := lksdk.NewWebRTCAPIWithOptions(se, lksdk.WithRetransmissionBuffer(16))
-	require.NoError(t, err)
-
-	sender, err := api.NewPeerConnection(webrtc.Configuration{})
-	require.NoError(t, err)
-	defer sender.Close()
-	receiver, err := api.NewPeerConnection(webrtc.Configuration{})
-	require.NoError(t, err)
-	defer receiver.Close()
+	api := loopbackAPI(t, se, lksdk.WithRetransmissionBuffer(16))
 
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
 	require.NoError(t, err)
-	rtpSender, err := sender.AddTrack(track)
-	require.NoError(t, err)
-	go func() { // RTCP must be read for the interceptors to see NACKs
-		for {
-			if _, _, err := rtpSender.ReadRTCP(); err != nil {
-				return
-			}
-		}
-	}()
 	got := make(chan uint16, 256)
-	receiver.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	receiver, senders := peerPair(t, api, []webrtc.TrackLocal{track}, func(remote *webrtc.TrackRemote) {
 		for {
 			p, _, err := remote.ReadRTP()
 			if err != nil {
-				close(got)
 				return
 			}
 			got <- p.SequenceNumber
 		}
 	})
-
-	offer, err := sender.CreateOffer(nil)
-	require.NoError(t, err)
-	gathered := webrtc.GatheringCompletePromise(sender)
-	require.NoError(t, sender.SetLocalDescription(offer))
-	<-gathered
-	require.NoError(t, receiver.SetRemoteDescription(*sender.LocalDescription()))
-	answer, err := receiver.CreateAnswer(nil)
-	require.NoError(t, err)
-	gathered = webrtc.GatheringCompletePromise(receiver)
-	require.NoError(t, receiver.SetLocalDescription(answer))
-	<-gathered
-	require.NoError(t, sender.SetRemoteDescription(*receiver.LocalDescription()))
+	rtpSender := senders[0]
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
