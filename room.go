@@ -127,6 +127,8 @@ type Room struct {
 	dispatcher *serialQueue
 	goroutines goroutineGroup
 	done       chan struct{} // closed when the room is fully disconnected
+
+	dataExt roomDataExt // RPC, data streams, typed data packets
 }
 
 type roomState int
@@ -316,6 +318,7 @@ func (r *Room) beginClose(reason DisconnectReason, sendLeave bool) {
 }
 
 func (r *Room) close(reason DisconnectReason, sendLeave bool) {
+	r.closeDataExt()
 	if sendLeave {
 		_ = r.engine.client.SendLeave()
 	}
@@ -582,6 +585,7 @@ func (r *Room) removeParticipant(rp *RemoteParticipant) {
 	for _, pub := range rp.removeAllTracks() {
 		r.unpublished(pub, rp)
 	}
+	r.dataParticipantLeft(rp.Identity())
 	r.emit(func(cb *RoomCallback) { cb.OnParticipantDisconnected(rp) })
 }
 
@@ -697,6 +701,7 @@ const (
 // that callbacks always get the sender, and in order.
 func (r *Room) handleData(dp *livekit.DataPacket) {
 	if dp.GetUser() == nil {
+		r.handleNonUserData(dp)
 		return
 	}
 	identity := senderIdentity(dp)
