@@ -10,13 +10,14 @@ import (
 )
 
 // roomDataExt is the room's state for the data packets that are not user
-// packets: RPC calls and handlers. Its zero value is
+// packets: RPC calls and handlers, incoming data streams. Its zero value is
 // ready; the state is made on first use.
 type roomDataExt struct {
 	once    sync.Once
 	ctx     context.Context // cancelled when the room closes
 	cancel  context.CancelFunc
 	rpc     *rpcState
+	streams *streamState
 }
 
 // ext returns the room's data state, making it on first use.
@@ -25,11 +26,13 @@ func (r *Room) ext() *roomDataExt {
 	x.once.Do(func() {
 		x.ctx, x.cancel = context.WithCancel(context.Background())
 		x.rpc = newRPCState()
+		x.streams = newStreamState()
 	})
 	return x
 }
 
-// handleNonUserData takes a data packet that is not a user packet. It runs on the engine loop and
+// handleNonUserData takes a data packet that is not a user packet: RPC,
+// data streams. It runs on the engine loop and
 // never blocks.
 func (r *Room) handleNonUserData(dp *livekit.DataPacket) {
 	x := r.ext()
@@ -40,21 +43,31 @@ func (r *Room) handleNonUserData(dp *livekit.DataPacket) {
 		x.rpc.ack(v.RpcAck.GetRequestId())
 	case *livekit.DataPacket_RpcResponse:
 		x.rpc.respond(v.RpcResponse)
+	case *livekit.DataPacket_StreamHeader:
+		r.handleStreamHeader(dp.ParticipantIdentity, v.StreamHeader)
+	case *livekit.DataPacket_StreamChunk:
+		x.streams.chunk(dp.ParticipantIdentity, v.StreamChunk)
+	case *livekit.DataPacket_StreamTrailer:
+		x.streams.trailer(dp.ParticipantIdentity, v.StreamTrailer)
 	}
 }
 
-// dataParticipantLeft fails the RPC calls to a participant that left.
+// dataParticipantLeft fails the RPC calls to a participant that left and
+// ends the streams it was sending.
 func (r *Room) dataParticipantLeft(identity string) {
 	x := r.ext()
 	x.rpc.recipientLeft(identity)
+	x.streams.senderLeft(identity)
 }
 
-// closeDataExt fails every pending RPC call and cancels the context of running handlers. The room calls it once, when
+// closeDataExt fails every pending RPC call, ends every incoming stream
+// and cancels the context of running handlers. The room calls it once, when
 // it closes.
 func (r *Room) closeDataExt() {
 	x := r.ext()
 	x.cancel()
 	x.rpc.closeAll()
+	x.streams.closeAll()
 }
 
 // newUUID returns a random (version 4) UUID, as the other SDKs use for RPC

@@ -503,6 +503,8 @@ func (r *Room) applyParticipants(infos []*livekit.ParticipantInfo) {
 		if pi.State == livekit.ParticipantInfo_DISCONNECTED {
 			if rp != nil {
 				r.removeParticipant(rp)
+			} else {
+				r.dataParticipantLeft(pi.Identity) // gone before it was announced
 			}
 			continue
 		}
