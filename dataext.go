@@ -32,7 +32,7 @@ func (r *Room) ext() *roomDataExt {
 }
 
 // handleNonUserData takes a data packet that is not a user packet: RPC,
-// data streams. It runs on the engine loop and
+// data streams, DTMF, chat, transcriptions. It runs on the engine loop and
 // never blocks.
 func (r *Room) handleNonUserData(dp *livekit.DataPacket) {
 	x := r.ext()
@@ -49,6 +49,8 @@ func (r *Room) handleNonUserData(dp *livekit.DataPacket) {
 		x.streams.chunk(dp.ParticipantIdentity, v.StreamChunk)
 	case *livekit.DataPacket_StreamTrailer:
 		x.streams.trailer(dp.ParticipantIdentity, v.StreamTrailer)
+	default:
+		r.handleTypedPacket(dp)
 	}
 }
 

@@ -757,6 +757,7 @@ func (r *Room) deliverData(dp *livekit.DataPacket, rp *RemoteParticipant) {
 	r.emit(func(cb *RoomCallback) {
 		cb.OnDataReceived(payload, rp)
 		cb.OnDataPacket(payload, params)
+		cb.OnTypedDataPacket(&UserDataPacket{Payload: payload, Topic: params.Topic}, params)
 	})
 }
 
