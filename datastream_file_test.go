@@ -108,3 +108,26 @@ func TestLargeFileWithBoundedMemory(t *testing.T) {
 	require.Equal(t, "application/octet-stream", res.info.MimeType, ".bin has no mime type of its own")
 	require.Less(t, peak-min(base, peak), uint64(maxHeapGrowth), "the heap grew by %d MiB for a %d MiB file", (peak-base)>>20, size>>20)
 }
+
+// TestStreamSentBeforeLeavingArrivesWhole leaves the room as soon as
+// SendFile returns: the file must still arrive whole, since SendFile
+// returns only once the stream has left the send buffer.
+func TestStreamSentBeforeLeavingArrivesWhole(t *testing.T) {
+	srv := lktest.Start(t)
+	room := lktest.RoomName(t)
+	bob := join(t, srv, room, "bob", nil)
+	alice := join(t, srv, room, "alice", nil)
+	results := make(chan byteResult, 1)
+	require.NoError(t, bob.RegisterByteStreamHandler("files", hashingHandler(results, nil)))
+	const size = 3_000_000 // more than the data channel's send buffer holds
+	path, want := writeRandomFile(t, t.TempDir(), size)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := alice.LocalParticipant.SendFileWithContext(ctx, path, lksdk.StreamBytesOptions{Topic: "files"})
+	require.NoError(t, err)
+	alice.Disconnect()
+	res := recv(t, results, 20*time.Second, "the file")
+	require.NoError(t, res.err)
+	require.Equal(t, int64(size), res.n)
+	require.Equal(t, want, res.sum)
+}

@@ -114,8 +114,8 @@ func (w *streamWriter) writeChunks(ctx context.Context, data []byte, split func(
 	return nil
 }
 
-// close sends the trailer; reason, when set, tells receivers the stream
-// was cut short.
+// close sends the trailer and waits until the stream has left the send
+// buffer; reason, when set, tells receivers the stream was cut short.
 func (w *streamWriter) close(ctx context.Context, reason string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -129,6 +129,12 @@ func (w *streamWriter) close(ctx context.Context, reason string) error {
 	err := w.p.publishData(ctx, w.packet(streamTrailer{&livekit.DataStream_Trailer{StreamId: w.id, Reason: reason}}))
 	if err != nil {
 		w.err = fmt.Errorf("lksdk: sending stream trailer: %w", err)
+		return w.err
+	}
+	// The stream is sent once it has left the send buffer: a Disconnect
+	// right after would otherwise cut its end.
+	if err := w.p.engine.waitReliableSent(ctx); err != nil {
+		w.err = fmt.Errorf("lksdk: sending stream: %w", err)
 	}
 	return w.err
 }
@@ -171,7 +177,8 @@ func (tw *TextStreamWriter) WriteContext(ctx context.Context, text string) error
 	return tw.w.writeChunks(ctx, []byte(text), utf8Cut)
 }
 
-// Close ends the stream (waiting up to 30 s for its trailer to be sent).
+// Close ends the stream, waiting (up to 30 s) until all of it has left
+// this process, so that disconnecting afterwards loses none of it.
 func (tw *TextStreamWriter) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultStreamTimeout)
 	defer cancel()
@@ -240,7 +247,8 @@ func (bw *ByteStreamWriter) ReadFromContext(ctx context.Context, r io.Reader) (i
 	}
 }
 
-// Close ends the stream (waiting up to 30 s for its trailer to be sent).
+// Close ends the stream, waiting (up to 30 s) until all of it has left
+// this process, so that disconnecting afterwards loses none of it.
 func (bw *ByteStreamWriter) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultStreamTimeout)
 	defer cancel()
