@@ -19,7 +19,14 @@ type rpcState struct {
 	pending  map[string]*pendingRPC // by request id
 	handlers map[string]RpcHandlerFuncWithContext
 	closed   bool
+	running  int // requests being answered
+	dropped  uint64
 }
+
+// MaxConcurrentRpcRequests bounds how many incoming calls a room answers at
+// once. A request past it is dropped unanswered (its caller gets
+// RpcConnectionTimeout) and counted in Room.DroppedRpcRequests.
+const MaxConcurrentRpcRequests = 256
 
 // pendingRPC is a call waiting for its acknowledgement and answer.
 type pendingRPC struct {
@@ -268,15 +275,37 @@ func (r *Room) handleRPCRequest(caller string, req *livekit.RpcRequest) {
 	x := r.ext()
 	x.rpc.mu.Lock()
 	handler := x.rpc.handlers[req.Method]
-	closed := x.rpc.closed
-	x.rpc.mu.Unlock()
-	if closed {
+	if x.rpc.closed {
+		x.rpc.mu.Unlock()
 		return
 	}
+	if x.rpc.running >= MaxConcurrentRpcRequests {
+		x.rpc.dropped++
+		x.rpc.mu.Unlock()
+		r.log.Info("too many RPC requests at once, dropping one", "caller", caller, "method", req.Method)
+		return
+	}
+	x.rpc.running++
+	x.rpc.mu.Unlock()
 	go r.answerRPC(x.ctx, caller, req, handler)
 }
 
+// DroppedRpcRequests returns how many incoming calls were dropped because
+// MaxConcurrentRpcRequests were being answered.
+func (r *Room) DroppedRpcRequests() uint64 {
+	s := r.ext().rpc
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
 func (r *Room) answerRPC(roomCtx context.Context, caller string, req *livekit.RpcRequest, handler RpcHandlerFuncWithContext) {
+	defer func() {
+		s := r.ext().rpc
+		s.mu.Lock()
+		s.running--
+		s.mu.Unlock()
+	}()
 	timeout := time.Duration(req.ResponseTimeoutMs) * time.Millisecond
 	ctx, cancel := context.WithTimeout(roomCtx, timeout+RpcAckTimeout)
 	defer cancel()

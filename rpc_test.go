@@ -122,6 +122,35 @@ func TestRPCBetweenParticipants(t *testing.T) {
 		_, err := call("big-answer", "")
 		require.Equal(t, lksdk.RpcResponsePayloadTooLarge, rpcErr(t, err).Code)
 	})
+	t.Run("incoming calls are bounded", func(t *testing.T) {
+		release := make(chan struct{})
+		var started atomic.Int32
+		require.NoError(t, bob.RegisterRpcMethod("block", func(lksdk.RpcInvocationData) (string, error) {
+			started.Add(1)
+			<-release
+			return "", nil
+		}))
+		ctx, cancel := context.WithCancel(context.Background())
+		const extra = 10
+		done := make(chan struct{}, lksdk.MaxConcurrentRpcRequests+extra)
+		for i := 0; i < lksdk.MaxConcurrentRpcRequests+extra; i++ {
+			go func() {
+				_, _ = alice.LocalParticipant.PerformRpcWithContext(ctx, lksdk.PerformRpcParams{
+					DestinationIdentity: "bob", Method: "block", ResponseTimeout: dur(30 * time.Second),
+				})
+				done <- struct{}{}
+			}()
+		}
+		eventually(t, 20*time.Second, func() bool {
+			return started.Load() == lksdk.MaxConcurrentRpcRequests && bob.DroppedRpcRequests() == extra
+		}, "calls to be answered up to the bound, the rest dropped")
+		close(release)
+		cancel()
+		for i := 0; i < lksdk.MaxConcurrentRpcRequests+extra; i++ {
+			recv(t, done, 20*time.Second, "the calls to end")
+		}
+		require.Equal(t, int32(lksdk.MaxConcurrentRpcRequests), started.Load())
+	})
 	t.Run("caller's context", func(t *testing.T) {
 		release := make(chan struct{})
 		defer close(release)
