@@ -131,3 +131,34 @@ func TestStreamSentBeforeLeavingArrivesWhole(t *testing.T) {
 	require.Equal(t, int64(size), res.n)
 	require.Equal(t, want, res.sum)
 }
+
+// TestStreamEndsWhileOtherDataFlows ends a stream while another goroutine
+// keeps the data channel's send buffer full: the stream's end must not
+// wait for the buffer to be idle, only for its own data.
+func TestStreamEndsWhileOtherDataFlows(t *testing.T) {
+	srv := lktest.Start(t)
+	room := lktest.RoomName(t)
+	bob := join(t, srv, room, "bob", nil)
+	alice := join(t, srv, room, "alice", nil)
+	got := make(chan string, 1)
+	require.NoError(t, bob.RegisterTextStreamHandler("t", func(r *lksdk.TextStreamReader, _ string) { got <- r.ReadAll() }))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	flood, stopFlood := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		payload := make([]byte, 60_000)
+		for flood.Err() == nil {
+			_ = alice.LocalParticipant.PublishDataPacket(flood, payload, lksdk.WithDataTopic("flood"))
+		}
+	}()
+	defer func() { stopFlood(); wg.Wait() }()
+	time.Sleep(300 * time.Millisecond) // the buffer fills
+
+	_, err := alice.LocalParticipant.SendTextWithContext(ctx, "through the flood", lksdk.StreamTextOptions{Topic: "t"})
+	require.NoError(t, err)
+	require.Equal(t, "through the flood", recv(t, got, 20*time.Second, "the text"))
+}

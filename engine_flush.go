@@ -14,10 +14,17 @@ import (
 const reliableFlushCheck = 10 * time.Millisecond
 
 // waitReliableSent waits, bounded by ctx, until everything written to the
-// reliable data channel has been taken by the server. Data still in the
-// send buffer is lost if the connection closes, so a stream is complete
-// only when this returns.
+// reliable data channel so far has been taken by the server. Data still in
+// the send buffer is lost if the connection closes, so a stream is
+// complete only when this returns.
+//
+// It holds the engine's send lock meanwhile, so that the buffer only
+// drains: with other participants of the process sending all the time it
+// would otherwise never be seen empty. Those sends wait at most for what
+// was queued before them, which they would have waited for anyway.
 func (e *RTCEngine) waitReliableSent(ctx context.Context) error {
+	e.dataMu.Lock()
+	defer e.dataMu.Unlock()
 	var tick *time.Ticker
 	for {
 		e.mu.Lock()

@@ -307,6 +307,9 @@ func (r *Room) answerRPC(roomCtx context.Context, caller string, req *livekit.Rp
 		s.mu.Unlock()
 	}()
 	timeout := time.Duration(req.ResponseTimeoutMs) * time.Millisecond
+	if timeout <= 0 {
+		timeout = DefaultRpcResponseTimeout // a caller that set none
+	}
 	ctx, cancel := context.WithTimeout(roomCtx, timeout+RpcAckTimeout)
 	defer cancel()
 	send := func(value isDataPacketRPC) {
