@@ -49,6 +49,16 @@ func TestStreamReassembly(t *testing.T) {
 		require.Equal(t, "abcdef", got)
 		require.Empty(t, s.open, "an ended stream is forgotten")
 	})
+	t.Run("trailer attributes update the header's", func(t *testing.T) {
+		s := testStreamState(1 << 20)
+		h := byteHeader("1", nil)
+		h.Attributes = map[string]string{"a": "1", "b": "2"}
+		_, _, st, _ := s.openStream("a", h)
+		r := newStreamReader(st, h.Attributes)
+		require.Equal(t, map[string]string{"a": "1", "b": "2"}, r.FinalAttributes())
+		s.trailer("a", &livekit.DataStream_Trailer{StreamId: "1", Attributes: map[string]string{"b": "3", "c": "4"}})
+		require.Equal(t, map[string]string{"a": "1", "b": "3", "c": "4"}, r.FinalAttributes())
+	})
 	t.Run("missing chunk", func(t *testing.T) {
 		s := testStreamState(1 << 20)
 		_, _, st, _ := s.openStream("a", byteHeader("1", nil))
@@ -129,6 +139,26 @@ func TestStreamReassembly(t *testing.T) {
 		require.ErrorIs(t, err, ErrNotConnected)
 		_, _, _, ok := s.openStream("a", byteHeader("3", nil))
 		require.False(t, ok, "a closed room takes no streams")
+	})
+	t.Run("a declared length of 0 is no length", func(t *testing.T) {
+		s := testStreamState(1 << 20)
+		_, _, st, _ := s.openStream("a", byteHeader("1", u(0)))
+		s.chunk("a", chunk("1", 0, "abc"))
+		s.trailer("a", &livekit.DataStream_Trailer{StreamId: "1"})
+		got, err := readAllNow(t, st)
+		require.NoError(t, err)
+		require.Equal(t, "abc", got)
+	})
+	t.Run("empty inline content is a complete, empty stream", func(t *testing.T) {
+		s := testStreamState(1 << 20)
+		h := byteHeader("1", nil)
+		h.InlineContent = []byte{}
+		_, _, st, ok := s.openStream("a", h)
+		require.True(t, ok)
+		got, err := readAllNow(t, st)
+		require.NoError(t, err)
+		require.Empty(t, got)
+		require.Empty(t, s.open)
 	})
 	t.Run("inline content", func(t *testing.T) {
 		s := testStreamState(1 << 20)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 
 	"github.com/livekit/protocol/livekit"
@@ -31,6 +32,7 @@ type incomingStream struct {
 	err       error    // why it ended; nil: the end of the stream
 	wake      chan struct{}
 	progress  func(float64)
+	final     map[string]string // the trailer's attributes
 }
 
 func newIncomingStream(id, sender string, total *uint64, limit int, stats *streamStats) *incomingStream {
@@ -81,9 +83,12 @@ func (s *incomingStream) push(index uint64, content []byte) (ended bool) {
 }
 
 // finish ends the stream as its trailer says.
-func (s *incomingStream) finish(reason string) {
+func (s *incomingStream) finish(reason string, attrs map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(attrs) > 0 && !s.ended {
+		s.final = maps.Clone(attrs)
+	}
 	switch {
 	case reason != "":
 		s.endLocked(fmt.Errorf("%w: %s", ErrStreamAborted, reason))
@@ -180,16 +185,17 @@ func (s *incomingStream) setProgress(fn func(float64)) {
 
 // streamReader is what text and byte stream readers share.
 type streamReader struct {
-	s  *incomingStream
-	br *bufio.Reader
-	mu sync.Mutex
+	s      *incomingStream
+	header map[string]string // the header's attributes
+	br     *bufio.Reader
+	mu     sync.Mutex
 	// err is the error that ended a ReadAll, for the v2-style ReadAll that
 	// returns none.
 	err error
 }
 
-func newStreamReader(s *incomingStream) streamReader {
-	return streamReader{s: s, br: bufio.NewReaderSize(readerFunc(func(p []byte) (int, error) {
+func newStreamReader(s *incomingStream, header map[string]string) streamReader {
+	return streamReader{s: s, header: maps.Clone(header), br: bufio.NewReaderSize(readerFunc(func(p []byte) (int, error) {
 		return s.readContext(context.Background(), p)
 	}), StreamChunkSize)}
 }
@@ -220,6 +226,21 @@ func (r *streamReader) BytesReceived() uint64 {
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	return r.s.received
+}
+
+// FinalAttributes returns the attributes of the stream's header updated
+// with those its trailer carried (the sender's last word, such as a
+// transcription's final state). Before the stream's end it returns the
+// header's.
+func (r *streamReader) FinalAttributes() map[string]string {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	out := maps.Clone(r.header)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, r.s.final)
+	return out
 }
 
 // Err returns the error that ended the last ReadAll, or nil.
@@ -307,11 +328,11 @@ func (r *Room) handleStreamHeader(sender string, h *livekit.DataStream_Header) {
 		reader := &TextStreamReader{Info: TextStreamInfo{
 			StreamInfo: info, ReplyToStreamId: th.GetReplyToStreamId(),
 			AttachedStreamIds: append([]string(nil), th.GetAttachedStreamIds()...), Generated: th.GetGenerated(),
-		}, streamReader: newStreamReader(st)}
+		}, streamReader: newStreamReader(st, h.Attributes)}
 		go text(reader, sender)
 		return
 	}
-	reader := &ByteStreamReader{Info: ByteStreamInfo{StreamInfo: info}, streamReader: newStreamReader(st)}
+	reader := &ByteStreamReader{Info: ByteStreamInfo{StreamInfo: info}, streamReader: newStreamReader(st, h.Attributes)}
 	if bh := h.GetByteHeader(); bh != nil && bh.Name != "" {
 		name := bh.Name
 		reader.Info.Name = &name
@@ -351,16 +372,11 @@ func (s *streamState) openStream(sender string, h *livekit.DataStream_Header) (T
 		s.stats.tooMany.Add(1)
 		return nil, nil, nil, false
 	}
-	var total *uint64
-	if h.TotalLength != nil {
-		v := *h.TotalLength
-		total = &v
-	}
-	st := newIncomingStream(h.StreamId, sender, total, s.bufferLimit, &s.stats)
-	if len(h.InlineContent) > 0 {
+	st := newIncomingStream(h.StreamId, sender, declaredLength(h), s.bufferLimit, &s.stats)
+	if h.InlineContent != nil {
 		// The whole content in the header: the stream is complete.
 		st.push(0, h.InlineContent)
-		st.finish("")
+		st.finish("", nil)
 	} else {
 		s.open[h.StreamId] = st
 	}
@@ -399,7 +415,7 @@ func (s *streamState) trailer(sender string, t *livekit.DataStream_Trailer) {
 	}
 	s.mu.Unlock()
 	if st != nil {
-		st.finish(t.Reason)
+		st.finish(t.Reason, t.Attributes)
 	}
 }
 
@@ -437,4 +453,15 @@ func (s *streamState) closeAll() {
 	for _, st := range open {
 		st.fail(fmt.Errorf("%w: the room closed", ErrNotConnected))
 	}
+}
+
+// declaredLength is the stream's declared total length, or nil. A length
+// of 0 means none: the browser SDK sends 0 for byte streams of unknown
+// size.
+func declaredLength(h *livekit.DataStream_Header) *uint64 {
+	if h.GetTotalLength() == 0 {
+		return nil
+	}
+	v := h.GetTotalLength()
+	return &v
 }

@@ -466,10 +466,7 @@ func abortStream(w *streamWriter, cause error) {
 
 func infoOf(h *livekit.DataStream_Header) StreamInfo {
 	info := StreamInfo{Id: h.StreamId, MimeType: h.MimeType, Topic: h.Topic, Timestamp: h.Timestamp, Attributes: maps.Clone(h.Attributes)}
-	if h.TotalLength != nil {
-		v := *h.TotalLength
-		info.Size = &v
-	}
+	info.Size = declaredLength(h)
 	if info.Attributes == nil {
 		info.Attributes = map[string]string{}
 	}
