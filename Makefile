@@ -74,6 +74,7 @@ FUZZ_TARGETS += \
 	.:FuzzH264Packetizer \
 	.:FuzzReaderSampleProvider \
 	.:FuzzSignalResponse \
+	.:FuzzStreamReassembly \
 	./pkg/recorder:FuzzJitterBuffer \
 	./pkg/recorder:FuzzDepacketizeVP8 \
 	./pkg/recorder:FuzzDepacketizeVP9 \

@@ -123,6 +123,17 @@ type RoomCallback struct {
 
 	// Participant events are sent to the room as well.
 	ParticipantCallback
+
+	// OnTypedDataPacket is called with each data packet of the kinds
+	// DataPacket lists (user data, DTMF, chat, transcriptions), with what
+	// is known of its sender (Sender is nil until the server announced
+	// it). For user packets it is called besides OnDataReceived and
+	// OnDataPacket.
+	OnTypedDataPacket func(packet DataPacket, params DataReceiveParams)
+	// OnTranscriptionReceived is called with each transcription an agent
+	// sends: the segments, the transcribed participant and its track's
+	// publication (nil when not known).
+	OnTranscriptionReceived func(segments []*TranscriptionSegment, p Participant, publication TrackPublication)
 }
 
 // NewRoomCallback returns a RoomCallback whose functions do nothing.
@@ -137,6 +148,8 @@ func NewRoomCallback() *RoomCallback {
 		OnReconnecting:            func() {},
 		OnReconnected:             func() {},
 		OnDisconnectedWithReason:  func(DisconnectReason) {},
+		OnTypedDataPacket:         func(DataPacket, DataReceiveParams) {},
+		OnTranscriptionReceived:   func([]*TranscriptionSegment, Participant, TrackPublication) {},
 	}
 }
 
@@ -153,6 +166,8 @@ func (cb *RoomCallback) Merge(other *RoomCallback) {
 	mergeFunc(&cb.OnReconnecting, other.OnReconnecting)
 	mergeFunc(&cb.OnReconnected, other.OnReconnected)
 	mergeFunc(&cb.OnDisconnectedWithReason, other.OnDisconnectedWithReason)
+	mergeFunc(&cb.OnTypedDataPacket, other.OnTypedDataPacket)
+	mergeFunc(&cb.OnTranscriptionReceived, other.OnTranscriptionReceived)
 	cb.ParticipantCallback.Merge(&other.ParticipantCallback)
 }
 

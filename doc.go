@@ -33,6 +33,13 @@
 // [LocalParticipant.PublishDataPacket]); the v0.10 names use bounded
 // timeouts.
 //
+// RPC method handlers ([Room.RegisterRpcMethod]) and data stream handlers
+// ([Room.RegisterTextStreamHandler], [Room.RegisterByteStreamHandler]) are
+// not callbacks of that kind: each call or stream runs its handler on a
+// goroutine of its own, since handlers wait for the rest of a stream or
+// take their time to answer. They are not waited for when the room closes;
+// the room's closing ends their streams and cancels their contexts.
+//
 // A lost connection is recovered by resuming the session or, when the server
 // cannot resume it, by joining again and republishing every track; see
 // [ConnectionState] and [WithReconnectTimeout].

@@ -127,6 +127,8 @@ type Room struct {
 	dispatcher *serialQueue
 	goroutines goroutineGroup
 	done       chan struct{} // closed when the room is fully disconnected
+
+	dataExt roomDataExt // RPC, data streams, typed data packets
 }
 
 type roomState int
@@ -316,6 +318,7 @@ func (r *Room) beginClose(reason DisconnectReason, sendLeave bool) {
 }
 
 func (r *Room) close(reason DisconnectReason, sendLeave bool) {
+	r.closeDataExt()
 	if sendLeave {
 		_ = r.engine.client.SendLeave()
 	}
@@ -500,6 +503,8 @@ func (r *Room) applyParticipants(infos []*livekit.ParticipantInfo) {
 		if pi.State == livekit.ParticipantInfo_DISCONNECTED {
 			if rp != nil {
 				r.removeParticipant(rp)
+			} else {
+				r.dataParticipantLeft(pi.Identity) // gone before it was announced
 			}
 			continue
 		}
@@ -582,6 +587,7 @@ func (r *Room) removeParticipant(rp *RemoteParticipant) {
 	for _, pub := range rp.removeAllTracks() {
 		r.unpublished(pub, rp)
 	}
+	r.dataParticipantLeft(rp.Identity())
 	r.emit(func(cb *RoomCallback) { cb.OnParticipantDisconnected(rp) })
 }
 
@@ -697,6 +703,7 @@ const (
 // that callbacks always get the sender, and in order.
 func (r *Room) handleData(dp *livekit.DataPacket) {
 	if dp.GetUser() == nil {
+		r.handleNonUserData(dp)
 		return
 	}
 	identity := senderIdentity(dp)
@@ -750,6 +757,7 @@ func (r *Room) deliverData(dp *livekit.DataPacket, rp *RemoteParticipant) {
 	r.emit(func(cb *RoomCallback) {
 		cb.OnDataReceived(payload, rp)
 		cb.OnDataPacket(payload, params)
+		cb.OnTypedDataPacket(&UserDataPacket{Payload: payload, Topic: params.Topic}, params)
 	})
 }
 

@@ -1,0 +1,83 @@
+package lksdk
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+
+	"github.com/livekit/protocol/livekit"
+)
+
+// roomDataExt is the room's state for the data packets that are not user
+// packets: RPC calls and handlers, incoming data streams. Its zero value is
+// ready; the state is made on first use.
+type roomDataExt struct {
+	once    sync.Once
+	ctx     context.Context // cancelled when the room closes
+	cancel  context.CancelFunc
+	rpc     *rpcState
+	streams *streamState
+}
+
+// ext returns the room's data state, making it on first use.
+func (r *Room) ext() *roomDataExt {
+	x := &r.dataExt
+	x.once.Do(func() {
+		x.ctx, x.cancel = context.WithCancel(context.Background())
+		x.rpc = newRPCState()
+		x.streams = newStreamState()
+	})
+	return x
+}
+
+// handleNonUserData takes a data packet that is not a user packet: RPC,
+// data streams, DTMF, chat, transcriptions. It runs on the engine loop and
+// never blocks.
+func (r *Room) handleNonUserData(dp *livekit.DataPacket) {
+	x := r.ext()
+	switch v := dp.Value.(type) {
+	case *livekit.DataPacket_RpcRequest:
+		r.handleRPCRequest(dp.ParticipantIdentity, v.RpcRequest)
+	case *livekit.DataPacket_RpcAck:
+		x.rpc.ack(v.RpcAck.GetRequestId())
+	case *livekit.DataPacket_RpcResponse:
+		x.rpc.respond(v.RpcResponse)
+	case *livekit.DataPacket_StreamHeader:
+		r.handleStreamHeader(dp.ParticipantIdentity, v.StreamHeader)
+	case *livekit.DataPacket_StreamChunk:
+		x.streams.chunk(dp.ParticipantIdentity, v.StreamChunk)
+	case *livekit.DataPacket_StreamTrailer:
+		x.streams.trailer(dp.ParticipantIdentity, v.StreamTrailer)
+	default:
+		r.handleTypedPacket(dp)
+	}
+}
+
+// dataParticipantLeft fails the RPC calls to a participant that left and
+// ends the streams it was sending.
+func (r *Room) dataParticipantLeft(identity string) {
+	x := r.ext()
+	x.rpc.recipientLeft(identity)
+	x.streams.senderLeft(identity)
+}
+
+// closeDataExt fails every pending RPC call, ends every incoming stream
+// and cancels the context of running handlers. The room calls it once, when
+// it closes.
+func (r *Room) closeDataExt() {
+	x := r.ext()
+	x.cancel()
+	x.rpc.closeAll()
+	x.streams.closeAll()
+}
+
+// newUUID returns a random (version 4) UUID, as the other SDKs use for RPC
+// request and stream ids.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
