@@ -335,15 +335,6 @@ func runFloor(ctx context.Context, cfg config) (*result, error) {
 	}
 	res := &result{Publishers: cfg.publishers, WindowSeconds: stop.at.Sub(start.at).Seconds()}
 	res.Video.Packets = last.Packets // every packet, both kinds, over the whole run
-	bots := float64(cfg.publishers)
-	res.Process = processFigures{
-		CPUPercent:       cpuPercent(start, stop),
-		RSSBytes:         stop.rss,
-		RSSGrowthBytes:   stop.rss - before.rss,
-		Goroutines:       stop.goroutines,
-		CPUPerBot:        cpuPercent(start, stop) / 100 / bots,
-		RSSPerBotBytes:   float64(stop.rss-before.rss) / bots,
-		GoroutinesPerBot: float64(stop.goroutines-before.goroutines) / bots,
-	}
+	res.Process = figures(before, start, stop, cfg.publishers)
 	return res, nil
 }

@@ -228,16 +228,7 @@ measure:
 		}
 	}
 	res.SubscriberVideoFPS = minMeanRate(frames, window)
-	bots := float64(cfg.publishers + cfg.subscribers)
-	res.Process = processFigures{
-		CPUPercent:       cpuPercent(start, stop),
-		RSSBytes:         stop.rss,
-		RSSGrowthBytes:   stop.rss - before.rss,
-		Goroutines:       stop.goroutines,
-		CPUPerBot:        cpuPercent(start, stop) / 100 / bots,
-		RSSPerBotBytes:   float64(stop.rss-before.rss) / bots,
-		GoroutinesPerBot: float64(stop.goroutines-before.goroutines) / bots,
-	}
+	res.Process = figures(before, start, stop, cfg.publishers+cfg.subscribers)
 	return res, nil
 }
 

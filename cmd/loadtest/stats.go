@@ -208,3 +208,19 @@ func writeHeapProfile(path string) error {
 	runtime.GC()
 	return pprof.WriteHeapProfile(f)
 }
+
+// figures is the cost of bots over the window from start to stop; before
+// is the process before they connected.
+func figures(before, start, stop procSample, bots int) processFigures {
+	n := float64(bots)
+	cpu := cpuPercent(start, stop)
+	return processFigures{
+		CPUPercent:       cpu,
+		RSSBytes:         stop.rss,
+		RSSGrowthBytes:   stop.rss - before.rss,
+		Goroutines:       stop.goroutines,
+		CPUPerBot:        cpu / 100 / n,
+		RSSPerBotBytes:   float64(stop.rss-before.rss) / n,
+		GoroutinesPerBot: float64(stop.goroutines-before.goroutines) / n,
+	}
+}
