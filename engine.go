@@ -159,7 +159,10 @@ func (e *RTCEngine) JoinContext(ctx context.Context, url, token string) (*liveki
 	e.mu.Lock()
 	e.join, e.url, e.token, e.sid = join, url, token, join.Participant.GetSid()
 	e.mu.Unlock()
-	e.loop = newSerialQueue()
+	loop := newSerialQueue()
+	e.mu.Lock()
+	e.loop = loop
+	e.mu.Unlock()
 	if e.onJoin != nil {
 		e.loop.post(func() { e.onJoin(join) })
 	}
@@ -644,6 +647,14 @@ func (e *RTCEngine) TrackPublishedChan() <-chan *livekit.TrackPublishedResponse 
 	return e.trackPublishedCh
 }
 
+// onLoop reports whether the caller runs on the engine's loop.
+func (e *RTCEngine) onLoop() bool {
+	e.mu.Lock()
+	loop := e.loop
+	e.mu.Unlock()
+	return loop != nil && loop.onQueue()
+}
+
 // Close closes the connections and stops the engine's goroutines. It does
 // not tell the server; Room.Disconnect does.
 func (e *RTCEngine) Close() {
@@ -659,8 +670,11 @@ func (e *RTCEngine) Close() {
 	e.state.Store(int32(ConnectionStateDisconnected))
 	e.client.Close()
 	e.closeTransports()
-	if e.loop != nil {
-		e.loop.closeAndWait()
+	e.mu.Lock()
+	loop := e.loop
+	e.mu.Unlock()
+	if loop != nil {
+		loop.closeAndWait()
 	}
 }
 

@@ -259,12 +259,8 @@ func (p *LocalParticipant) PublishSimulcastTrackWithContext(ctx context.Context,
 // function to call before the sender is stopped: pion v3's simulcast RTCP
 // read loop races with Stop.
 func (p *LocalParticipant) readSenderRTCP(sender *webrtc.RTPSender, rid string, handle func([]rtcp.Packet)) (stop func()) {
-	if !p.room.goroutines.add() {
-		return func() {}
-	}
 	done := make(chan struct{})
-	go func() {
-		defer p.room.goroutines.done()
+	if !p.room.goroutines.start(func() {
 		defer close(done)
 		for {
 			var pkts []rtcp.Packet
@@ -281,7 +277,9 @@ func (p *LocalParticipant) readSenderRTCP(sender *webrtc.RTPSender, rid string, 
 				handle(pkts)
 			}
 		}
-	}()
+	}) {
+		return func() {}
+	}
 	return func() {
 		// Only pion's simulcast read loop races with Stop, and only while
 		// packets flow; the deadline must not be set on a sender whose

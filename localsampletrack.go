@@ -107,7 +107,8 @@ type LocalSampleTrack struct {
 	// media: what is written before is lost.
 	waitReady func(ctx context.Context) error
 
-	muted atomic.Bool
+	muted    atomic.Bool
+	writerID atomic.Uint64 // the goroutine writing from the provider
 
 	samplesSent atomic.Int64
 	packetsSent atomic.Int64
@@ -485,21 +486,21 @@ func (s *LocalSampleTrack) StartWrite(provider SampleProvider, onComplete func()
 	s.writeDone = done
 	group := s.group
 	s.mu.Unlock()
-	if group != nil && !group.add() {
-		cancel()
-		close(done)
-		return ErrNotConnected
-	}
-	go func() {
+	run := func() {
 		defer close(done)
-		if group != nil {
-			defer group.done()
-		}
+		s.writerID.Store(curGoroutineID())
 		if prevDone != nil {
 			<-prevDone
 		}
 		s.writeLoop(ctx, provider, onComplete)
-	}()
+	}
+	if group == nil {
+		go run()
+	} else if !group.start(run) {
+		cancel()
+		close(done)
+		return ErrNotConnected
+	}
 	return nil
 }
 
@@ -580,18 +581,26 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 	}
 }
 
-// close stops writing and closes the provider if it can be closed.
+// close stops writing: the provider is unblocked first (closed if it can
+// be, its context cancelled), then the writer is waited for.
 func (s *LocalSampleTrack) close() {
-	s.stopWrite()
 	s.mu.RLock()
 	p := s.provider
 	s.mu.RUnlock()
 	if c, ok := p.(io.Closer); ok {
 		_ = c.Close()
 	}
+	s.stopWrite()
 }
 
-// stopWrite stops writing from a provider and waits for it to end.
+// writerStopWait bounds how long stopping a writer waits for a provider
+// that neither closes nor honours its context: the writer is then left to
+// end when NextSample returns.
+const writerStopWait = 500 * time.Millisecond
+
+// stopWrite stops writing from a provider and waits for it to end, unless
+// it is called from the writer itself (a provider's callback), which ends
+// as soon as it returns.
 func (s *LocalSampleTrack) stopWrite() {
 	s.mu.Lock()
 	cancel, done := s.cancelWrite, s.writeDone
@@ -600,8 +609,15 @@ func (s *LocalSampleTrack) stopWrite() {
 	if cancel != nil {
 		cancel()
 	}
-	if done != nil {
-		<-done
+	if done == nil || s.writerID.Load() == curGoroutineID() {
+		return
+	}
+	t := time.NewTimer(writerStopWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		getLogger().Info("sample provider did not return from NextSample; leaving its writer to end by itself", "track", s.id)
 	}
 }
 

@@ -273,11 +273,10 @@ func (p *RemoteTrackPublication) startRTCP() {
 	}
 	p.mu.Unlock()
 	room := p.participant.room
-	if !start || room == nil || !room.goroutines.add() {
+	if !start || room == nil {
 		return
 	}
-	go func() {
-		defer room.goroutines.done()
+	room.goroutines.start(func() {
 		for {
 			pkts, _, err := receiver.ReadRTCP()
 			if err != nil {
@@ -290,7 +289,7 @@ func (p *RemoteTrackPublication) startRTCP() {
 				cb(pkt)
 			}
 		}
-	}()
+	})
 }
 
 func (p *RemoteTrackPublication) setReceiver(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
@@ -342,6 +341,14 @@ func (p *LocalTrackPublication) stopRTCPReaders() {
 	p.mu.Unlock()
 	for _, stop := range stops {
 		stop()
+	}
+}
+
+// closeTracks stops the publication's sample tracks: their providers are
+// closed and their writers stopped.
+func (p *LocalTrackPublication) closeTracks() {
+	for _, st := range p.sampleTracks() {
+		st.close()
 	}
 }
 

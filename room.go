@@ -2,7 +2,6 @@ package lksdk
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -119,8 +118,9 @@ type Room struct {
 	pendingTracks  map[string]pendingTrack          // by track sid: media that came before its publication
 	heldData       map[string][]*livekit.DataPacket // by sender identity: data that came before its sender
 	heldTimers     []*time.Timer
-	state          roomState
-	reason         DisconnectReason
+	state          roomState        // changed only by transition
+	reason         DisconnectReason // set on entering closing
+	cancelJoin     context.CancelFunc
 
 	tokenSource func() (string, error)
 
@@ -128,14 +128,6 @@ type Room struct {
 	goroutines goroutineGroup
 	done       chan struct{} // closed when the room is fully disconnected
 }
-
-type roomState int
-
-const (
-	roomNew roomState = iota
-	roomConnected
-	roomClosing
-)
 
 type pendingTrack struct {
 	track    *webrtc.TrackRemote
@@ -209,13 +201,11 @@ func (r *Room) JoinWithToken(url string, token string, opts ...ConnectOption) er
 // failure nothing is left running, and the error says which phase failed
 // (see ConnectError).
 func (r *Room) JoinWithTokenContext(ctx context.Context, url, token string, opts ...ConnectOption) error {
-	r.lock.Lock()
-	if r.state != roomNew {
-		r.lock.Unlock()
-		return errors.New("lksdk: a Room joins once; create another")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := r.startJoin(cancel); err != nil {
+		return err
 	}
-	r.state = roomConnected
-	r.lock.Unlock()
 
 	params := ConnectParams{AutoSubscribe: true}
 	for _, o := range opts {
@@ -228,18 +218,14 @@ func (r *Room) JoinWithTokenContext(ctx context.Context, url, token string, opts
 		r.log = *params.logger
 	}
 
-	r.dispatcher = newSerialQueue()
 	e := newRTCEngine(params.engine)
 	e.onJoin = r.applyJoin
 	e.onResponse = r.handleResponse
 	e.onTrack = r.handleTrack
 	e.onData = r.handleData
 	e.hooks = recoveryHooks{
-		reconnecting: func() { r.emit(func(cb *RoomCallback) { cb.OnReconnecting() }) },
-		reconnected: func() {
-			r.restoreSubscriptions()
-			r.emit(func(cb *RoomCallback) { cb.OnReconnected() })
-		},
+		reconnecting:          r.recoveryStarted,
+		reconnected:           r.recovered,
 		rejoined:              r.applyRejoin,
 		restarted:             r.LocalParticipant.republish,
 		syncState:             r.syncState,
@@ -248,17 +234,14 @@ func (r *Room) JoinWithTokenContext(ctx context.Context, url, token string, opts
 		beforeCloseTransports: r.LocalParticipant.stopRTCPReaders,
 	}
 	e.onSubscriberOffer = r.checkUnsubscribed
-	r.engine = e
+	dispatcher := newSerialQueue()
+	r.lock.Lock()
+	r.engine, r.dispatcher = e, dispatcher
+	r.lock.Unlock()
 	r.LocalParticipant.engine = e
 
-	if _, err := e.JoinContext(ctx, url, token); err != nil {
-		// Nothing of a failed join reaches the callbacks.
-		r.dispatcher.discardAndWait()
-		r.goroutines.closeAndWait()
-		close(r.done)
-		return err
-	}
-	return nil
+	_, err := e.JoinContext(ctx, url, token)
+	return r.finishJoin(err)
 }
 
 // applyJoin records the room, the local participant and the others. The
@@ -270,73 +253,6 @@ func (r *Room) applyJoin(join *livekit.JoinResponse) {
 	r.lock.Unlock()
 	r.LocalParticipant.applyInfo(join.Participant)
 	r.applyParticipants(join.OtherParticipants)
-}
-
-// Disconnect leaves the room and returns when every goroutine of the room is
-// gone and OnDisconnected has been called. Called from a callback, it
-// returns at once and the room finishes closing when the callback returns.
-func (r *Room) Disconnect() {
-	r.DisconnectWithReason(livekit.DisconnectReason_CLIENT_INITIATED)
-}
-
-// DisconnectWithReason is Disconnect telling the server why.
-func (r *Room) DisconnectWithReason(reason DisconnectReason) {
-	r.beginClose(reason, true)
-	if r.dispatcher != nil && r.dispatcher.onQueue() {
-		return
-	}
-	<-r.done
-}
-
-// Done returns a channel closed once the room is disconnected and all its
-// goroutines have ended.
-func (r *Room) Done() <-chan struct{} {
-	return r.done
-}
-
-// DisconnectReason returns why the room was disconnected, once it was.
-func (r *Room) DisconnectReason() DisconnectReason {
-	r.lock.RLock()
-	defer r.lock.RUnlock()
-	return r.reason
-}
-
-// beginClose starts closing the room, once.
-func (r *Room) beginClose(reason DisconnectReason, sendLeave bool) {
-	r.lock.Lock()
-	if r.state != roomConnected {
-		r.lock.Unlock()
-		return
-	}
-	r.engine.stopRecovering()
-	r.state = roomClosing
-	r.reason = reason
-	r.lock.Unlock()
-	go r.close(reason, sendLeave)
-}
-
-func (r *Room) close(reason DisconnectReason, sendLeave bool) {
-	if sendLeave {
-		_ = r.engine.client.SendLeave()
-	}
-	r.engine.Close()
-	for _, pub := range r.LocalParticipant.TrackPublications() {
-		for _, st := range pub.sampleTracks() {
-			st.close()
-		}
-	}
-	r.lock.Lock()
-	for _, t := range r.heldTimers {
-		t.Stop()
-	}
-	r.lock.Unlock()
-	r.goroutines.closeAndWait()
-	r.emit(func(cb *RoomCallback) {
-		cb.OnDisconnected()
-		cb.OnDisconnectedWithReason(reason)
-	})
-	r.dispatcher.closeAndWait()
-	close(r.done)
 }
 
 // emit queues a callback for the dispatcher.
@@ -820,10 +736,7 @@ func (r *Room) applyServerMute(req *livekit.MuteTrackRequest) {
 // handleLeave obeys the server's LeaveRequest: resume, reconnect, or leave.
 // A server shutting down is reconnected to (another node may take over).
 func (r *Room) handleLeave(leave *livekit.LeaveRequest) {
-	r.lock.RLock()
-	closing := r.state == roomClosing
-	r.lock.RUnlock()
-	if closing {
+	if r.currentState() >= stateClosing {
 		return // the server's echo of our own leave
 	}
 	r.log.Info("server asked to leave", "reason", leave.Reason, "action", leave.Action)
@@ -837,20 +750,6 @@ func (r *Room) handleLeave(leave *livekit.LeaveRequest) {
 	default:
 		r.beginClose(leave.Reason, false)
 	}
-}
-
-// ConnectionState returns where the room's connection stands.
-func (r *Room) ConnectionState() ConnectionState {
-	r.lock.RLock()
-	state, e := r.state, r.engine
-	r.lock.RUnlock()
-	if state == roomNew || e == nil {
-		return ConnectionStateDisconnected
-	}
-	if state == roomClosing {
-		return ConnectionStateDisconnected
-	}
-	return e.ConnectionState()
 }
 
 // syncState is what the client has, for the server after a resume. It
@@ -937,31 +836,4 @@ func (r *Room) restoreSubscriptions() {
 		return
 	}
 	_ = r.engine.client.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Subscription{Subscription: st.Subscription}})
-}
-
-// goroutineGroup tracks goroutines that must end before the room is closed.
-type goroutineGroup struct {
-	mu     sync.Mutex
-	wg     sync.WaitGroup
-	closed bool
-}
-
-// add counts one more goroutine, unless the group is closing.
-func (g *goroutineGroup) add() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return false
-	}
-	g.wg.Add(1)
-	return true
-}
-
-func (g *goroutineGroup) done() { g.wg.Done() }
-
-func (g *goroutineGroup) closeAndWait() {
-	g.mu.Lock()
-	g.closed = true
-	g.mu.Unlock()
-	g.wg.Wait()
 }

@@ -19,7 +19,7 @@ func offlineRoom() *Room {
 	e.onData = r.handleData
 	r.engine, r.LocalParticipant.engine = e, e
 	r.dispatcher = newSerialQueue()
-	r.state = roomConnected
+	r.state = stateConnected
 	r.log = getLogger()
 	r.applyJoin(&livekit.JoinResponse{
 		Room:        &livekit.Room{Sid: "RM_1", Name: "room"},
@@ -32,10 +32,7 @@ func offlineRoom() *Room {
 }
 
 func (r *Room) closeOffline() {
-	r.lock.RLock()
-	closing := r.state == roomClosing
-	r.lock.RUnlock()
-	if closing {
+	if r.currentState() >= stateClosing {
 		<-r.done
 		return
 	}

@@ -152,11 +152,9 @@ func (c *SignalClient) connect(ctx context.Context, urlPrefix, token string, opt
 	base := ToWebsocketURL(urlPrefix)
 	query := signalQuery(token, opts)
 
-	dialer := c.Dialer
-	if dialer == nil {
-		dialer = websocket.DefaultDialer
-	}
+	dialer, stopDialWatch := cancellableDialer(ctx, c.Dialer)
 	conn, resp, err := dialer.DialContext(ctx, base+"/rtc?"+query, nil)
+	stopDialWatch()
 	if err != nil {
 		return nil, dialError(ctx, base, query, resp, err)
 	}
@@ -195,6 +193,47 @@ func (c *SignalClient) connect(ctx context.Context, urlPrefix, token string, opt
 				err = fmt.Errorf("%w: %w", ErrResumeRefused, err)
 			}
 			return nil, &ConnectError{Phase: PhaseJoin, Reason: m.Leave.Reason.String(), Err: err}
+		}
+	}
+}
+
+// cancellableDialer returns a copy of d (websocket.DefaultDialer when nil)
+// whose connection is interrupted when ctx is cancelled: the WebSocket
+// library honours only a context's deadline during the handshake. stop ends
+// the watch once the dial has returned.
+func cancellableDialer(ctx context.Context, d *websocket.Dialer) (dialer *websocket.Dialer, stop func()) {
+	if d == nil {
+		d = websocket.DefaultDialer
+	}
+	cp := *d
+	var mu sync.Mutex
+	var stops []func() bool
+	netDial, plainDial := d.NetDialContext, d.NetDial
+	cp.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
+		var conn net.Conn
+		var err error
+		switch {
+		case netDial != nil:
+			conn, err = netDial(dctx, network, addr)
+		case plainDial != nil:
+			conn, err = plainDial(network, addr)
+		default:
+			var nd net.Dialer
+			conn, err = nd.DialContext(dctx, network, addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		stops = append(stops, context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) }))
+		mu.Unlock()
+		return conn, nil
+	}
+	return &cp, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range stops {
+			s()
 		}
 	}
 }
@@ -587,7 +626,12 @@ func (c *SignalClient) SendUpdateTrackSettings(settings *livekit.UpdateTrackSett
 
 // SendLeave tells the server the participant is leaving.
 func (c *SignalClient) SendLeave() error {
+	return c.sendLeave(livekit.DisconnectReason_CLIENT_INITIATED)
+}
+
+// sendLeave tells the server the participant is leaving, and why.
+func (c *SignalClient) sendLeave(reason livekit.DisconnectReason) error {
 	return c.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Leave{
-		Leave: &livekit.LeaveRequest{Reason: livekit.DisconnectReason_CLIENT_INITIATED, Action: livekit.LeaveRequest_DISCONNECT},
+		Leave: &livekit.LeaveRequest{Reason: reason, Action: livekit.LeaveRequest_DISCONNECT},
 	}})
 }
