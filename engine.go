@@ -2,6 +2,7 @@ package lksdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -495,6 +496,44 @@ func (e *RTCEngine) ensurePublisherConnected(ctx context.Context) error {
 	if err := e.publisherConnected.wait(ctx); err != nil {
 		return &ConnectError{Phase: PhasePublisher, Err: fmt.Errorf("%w: publisher not connected: %w", ErrConnectionTimeout, err)}
 	}
+	return nil
+}
+
+// addTransceiver adds track to the publisher connection, sending only,
+// with more simulcast layers if given, and negotiates.
+func (e *RTCEngine) addTransceiver(track webrtc.TrackLocal, layers []*LocalSampleTrack) (*webrtc.RTPTransceiver, error) {
+	publisher := e.transport(livekit.SignalTarget_PUBLISHER)
+	if publisher == nil {
+		return nil, ErrNotConnected
+	}
+	transceiver, err := publisher.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return nil, fmt.Errorf("lksdk: adding track to the publisher: %w", err)
+	}
+	for _, t := range layers {
+		if err := transceiver.Sender().AddEncoding(t); err != nil {
+			return nil, fmt.Errorf("lksdk: adding simulcast layer %s: %w", t.rid, err)
+		}
+	}
+	e.negotiatePublisher()
+	publisher.Negotiate()
+	return transceiver, nil
+}
+
+// removeTrack stops sending what sender sends and negotiates. A sender of
+// a session that was replaced is gone with its connection already.
+func (e *RTCEngine) removeTrack(sender *webrtc.RTPSender) error {
+	publisher := e.transport(livekit.SignalTarget_PUBLISHER)
+	if publisher == nil {
+		return nil
+	}
+	if err := publisher.pc.RemoveTrack(sender); err != nil {
+		if errors.Is(err, webrtc.ErrSenderNotCreatedByConnection) {
+			return nil
+		}
+		return fmt.Errorf("lksdk: removing track: %w", err)
+	}
+	publisher.Negotiate()
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -88,25 +89,28 @@ type LocalSampleTrack struct {
 
 	startOnSubscribe bool
 
-	mu          sync.RWMutex
-	bound       bool
-	ssrc        webrtc.SSRC
-	payloadType uint8
-	writer      webrtc.TrackLocalWriter
-	audioExt    uint8 // negotiated header extension ids, 0 when absent
-	midExt      uint8
-	ridExt      uint8
-	transceiver *webrtc.RTPTransceiver
-	onBind      func()
-	onUnbind    func()
-	provider    SampleProvider
-	cancelWrite context.CancelFunc
-	writeDone   chan struct{}
-	group       *goroutineGroup // of the room that published the track
+	mu           sync.RWMutex
+	bound        bool
+	ssrc         webrtc.SSRC
+	payloadType  uint8
+	writer       webrtc.TrackLocalWriter
+	audioExt     uint8 // negotiated header extension ids, 0 when absent
+	midExt       uint8
+	ridExt       uint8
+	transceiver  *webrtc.RTPTransceiver
+	rtcpSender   *webrtc.RTPSender // whose RTCP is read for this track
+	onBind       func()
+	onUnbind     func()
+	provider     SampleProvider
+	cancelWrite  context.CancelFunc
+	writeDone    chan struct{}
+	writerMember *groupMember    // the writer's place in the room's goroutines
+	group        *goroutineGroup // of the room that published the track
 	// waitReady, when set, blocks until the track's connection can carry
 	// media: what is written before is lost.
 	waitReady func(ctx context.Context) error
 
+	log      atomic.Pointer[logr.Logger] // the room's, once published
 	muted    atomic.Bool
 	writerID atomic.Uint64 // the goroutine writing from the provider
 
@@ -298,33 +302,63 @@ func (s *LocalSampleTrack) OnUnbind(f func()) {
 // SetTransceiver gives the track its transceiver and starts reading the RTCP
 // of its sender, for keyframe requests and WithRTCPHandler. Publishing with
 // LocalParticipant does this; call it when adding the track to a
-// PeerConnection of your own.
+// PeerConnection of your own. A sender's RTCP has one reader: calling it
+// for a sender the track already reads does nothing more.
 func (s *LocalSampleTrack) SetTransceiver(transceiver *webrtc.RTPTransceiver) {
-	s.setTransceiver(transceiver)
-	go s.readRTCP(transceiver.Sender())
-}
-
-func (s *LocalSampleTrack) setTransceiver(transceiver *webrtc.RTPTransceiver) {
 	s.mu.Lock()
 	s.transceiver = transceiver
 	s.mu.Unlock()
+	sender := transceiver.Sender()
+	if !s.claimRTCP(sender) {
+		return
+	}
+	go func() {
+		for {
+			var pkts []rtcp.Packet
+			var err error
+			if s.rid != "" {
+				pkts, _, err = sender.ReadSimulcastRTCP(s.rid)
+			} else {
+				pkts, _, err = sender.ReadRTCP()
+			}
+			if err != nil {
+				return
+			}
+			s.handleRTCP(pkts)
+		}
+	}()
 }
 
-// readRTCP reads the sender's RTCP for this track until the sender stops.
-func (s *LocalSampleTrack) readRTCP(sender *webrtc.RTPSender) {
-	for {
-		var pkts []rtcp.Packet
-		var err error
-		if s.rid != "" {
-			pkts, _, err = sender.ReadSimulcastRTCP(s.rid)
-		} else {
-			pkts, _, err = sender.ReadRTCP()
-		}
-		if err != nil {
-			return
-		}
-		s.handleRTCP(pkts)
+// logger returns the logger of the room the track is published in, or the
+// package's.
+func (s *LocalSampleTrack) logger() logr.Logger {
+	if l := s.log.Load(); l != nil {
+		return *l
 	}
+	return getLogger()
+}
+
+// claimRTCP reports whether the caller is the first to read sender's RTCP
+// for this track, and records it as read.
+func (s *LocalSampleTrack) claimRTCP(sender *webrtc.RTPSender) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rtcpSender == sender {
+		return false
+	}
+	s.rtcpSender = sender
+	return true
+}
+
+// attach ties the track to a room's session: its writer goroutine belongs
+// to the room, and waits with waitReady until the connection can carry
+// media.
+func (s *LocalSampleTrack) attach(room *Room, transceiver *webrtc.RTPTransceiver, waitReady func(context.Context) error) {
+	l := room.logger()
+	s.log.Store(&l)
+	s.mu.Lock()
+	s.group, s.waitReady, s.transceiver = &room.goroutines, waitReady, transceiver
+	s.mu.Unlock()
 }
 
 // handleRTCP passes keyframe requests to the provider and every packet to
@@ -496,11 +530,19 @@ func (s *LocalSampleTrack) StartWrite(provider SampleProvider, onComplete func()
 	}
 	if group == nil {
 		go run()
-	} else if !group.start(run) {
+		return nil
+	}
+	member := group.startMember(run)
+	if member == nil {
 		cancel()
 		close(done)
 		return ErrNotConnected
 	}
+	s.mu.Lock()
+	if s.writeDone == done {
+		s.writerMember = member
+	}
+	s.mu.Unlock()
 	return nil
 }
 
@@ -515,7 +557,7 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 		return // unbound before the connection came up
 	}
 	if err := provider.OnBind(); err != nil {
-		getLogger().Error(err, "sample provider could not start", "track", s.id)
+		s.logger().Error(err, "sample provider could not start", "track", s.id)
 		return
 	}
 	defer func() { _ = provider.OnUnbind() }()
@@ -542,7 +584,7 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				getLogger().Error(err, "sample provider failed", "track", s.id)
+				s.logger().Error(err, "sample provider failed", "track", s.id)
 			}
 			if onComplete != nil {
 				onComplete()
@@ -567,7 +609,7 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 			wopts = &opts
 		}
 		if err := s.writeSample(sample, wopts, paused); err != nil {
-			getLogger().V(1).Info("could not write sample", "track", s.id, "error", err)
+			s.logger().V(1).Info("could not write sample", "track", s.id, "error", err)
 		}
 		due += sample.Duration
 		if wait := time.Until(start.Add(due)); wait > 0 {
@@ -603,7 +645,7 @@ const writerStopWait = 500 * time.Millisecond
 // as soon as it returns.
 func (s *LocalSampleTrack) stopWrite() {
 	s.mu.Lock()
-	cancel, done := s.cancelWrite, s.writeDone
+	cancel, done, member := s.cancelWrite, s.writeDone, s.writerMember
 	s.cancelWrite = nil
 	s.mu.Unlock()
 	if cancel != nil {
@@ -617,7 +659,10 @@ func (s *LocalSampleTrack) stopWrite() {
 	select {
 	case <-done:
 	case <-t.C:
-		getLogger().Info("sample provider did not return from NextSample; leaving its writer to end by itself", "track", s.id)
+		s.logger().Info("sample provider did not return from NextSample; leaving its writer to end by itself", "track", s.id)
+		if member != nil {
+			member.detach()
+		}
 	}
 }
 

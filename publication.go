@@ -314,15 +314,13 @@ func (p *RemoteTrackPublication) clearReceiver() *webrtc.TrackRemote {
 // LocalTrackPublication is a track the local participant published.
 type LocalTrackPublication struct {
 	trackPublicationBase
-	client      *SignalClient
-	trackLocal  webrtc.TrackLocal
-	sender      *webrtc.RTPSender
-	transceiver *webrtc.RTPTransceiver
-	opts        TrackPublicationOptions
-	simulcast   map[livekit.VideoQuality]*LocalSampleTrack
-	req         *livekit.AddTrackRequest // as first sent, to publish again
-	layers      []*LocalSampleTrack      // simulcast layers, lowest first
-	rtcpStops   []func()
+	client     *SignalClient
+	trackLocal webrtc.TrackLocal
+	binding    *trackBinding // on the current session; nil when unpublished
+	opts       TrackPublicationOptions
+	simulcast  map[livekit.VideoQuality]*LocalSampleTrack
+	req        *livekit.AddTrackRequest // as first sent, to publish again
+	layers     []*LocalSampleTrack      // simulcast layers, lowest first
 	// subscribed is set once the server says someone subscribed.
 	subscribed *stateFlag
 }
@@ -333,19 +331,27 @@ func (p *LocalTrackPublication) WaitForSubscriber(ctx context.Context) error {
 	return p.subscribed.wait(ctx)
 }
 
-// stopRTCPReaders stops the RTCP readers of the publication's sender.
-func (p *LocalTrackPublication) stopRTCPReaders() {
+// setBinding replaces the publication's binding and returns the one it had.
+func (p *LocalTrackPublication) setBinding(b *trackBinding) *trackBinding {
 	p.mu.Lock()
-	stops := p.rtcpStops
-	p.rtcpStops = nil
-	p.mu.Unlock()
-	for _, stop := range stops {
-		stop()
+	defer p.mu.Unlock()
+	old := p.binding
+	p.binding = b
+	return old
+}
+
+// stopRTCPReaders stops the RTCP readers of the publication's binding.
+func (p *LocalTrackPublication) stopRTCPReaders() {
+	p.mu.RLock()
+	b := p.binding
+	p.mu.RUnlock()
+	if b != nil {
+		b.stopRTCP()
 	}
 }
 
 // closeTracks stops the publication's sample tracks: their providers are
-// closed and their writers stopped.
+// unblocked and their writers stopped.
 func (p *LocalTrackPublication) closeTracks() {
 	for _, st := range p.sampleTracks() {
 		st.close()

@@ -165,7 +165,7 @@ func NewLocalReaderTrack(in io.ReadCloser, mime string, options ...ReaderSampleP
 	}
 	track.OnBind(func() {
 		if err := track.StartWrite(p, p.OnWriteComplete); err != nil {
-			getLogger().Info("could not start writing", "track", track.ID(), "error", err)
+			track.logger().Info("could not start writing", "track", track.ID(), "error", err)
 		}
 	})
 	return track, nil

@@ -212,11 +212,13 @@ func (r *Room) JoinWithTokenContext(ctx context.Context, url, token string, opts
 		o(&params)
 	}
 	params.engine.autoSubscribe = params.AutoSubscribe
+	r.lock.Lock()
 	r.params = params
 	r.log = getLogger()
 	if params.logger != nil {
 		r.log = *params.logger
 	}
+	r.lock.Unlock()
 
 	e := newRTCEngine(params.engine)
 	e.onJoin = r.applyJoin
@@ -378,7 +380,9 @@ func (r *Room) handleResponse(res *livekit.SignalResponse) {
 			pub.subscribed.set()
 		}
 	case *livekit.SignalResponse_TrackUnpublished:
-		_ = r.LocalParticipant.UnpublishTrack(m.TrackUnpublished.TrackSid)
+		// Unpublishing waits for the track's writer: never on the loop.
+		sid := m.TrackUnpublished.TrackSid
+		r.goroutines.start(func() { _ = r.LocalParticipant.UnpublishTrack(sid) })
 	case *livekit.SignalResponse_SubscriptionResponse:
 		r.subscriptionFailed(m.SubscriptionResponse.TrackSid)
 	case *livekit.SignalResponse_Leave:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/livekit"
 )
 
@@ -99,6 +100,17 @@ func (r *Room) DisconnectWithReason(reason DisconnectReason) {
 		return
 	}
 	<-r.done
+}
+
+// logger returns the room's logger: the one given WithLogger, or the
+// package's (SetLogger) when there is none.
+func (r *Room) logger() logr.Logger {
+	r.lock.RLock()
+	defer r.lock.RUnlock()
+	if r.log.GetSink() == nil {
+		return getLogger()
+	}
+	return r.log
 }
 
 // calledFromRoom reports whether the caller runs on one of the room's own
@@ -261,12 +273,29 @@ type goroutineGroup struct {
 // start runs f on a goroutine of the group, unless the group is closing; it
 // reports whether it did.
 func (g *goroutineGroup) start(f func()) bool {
+	return g.startMember(f) != nil
+}
+
+// groupMember is one goroutine of a group.
+type groupMember struct {
+	g    *goroutineGroup
+	once sync.Once
+}
+
+// detach stops the group from waiting for the goroutine: it is stuck in
+// code the SDK cannot interrupt and ends on its own. It still counts as the
+// group's for isMember.
+func (m *groupMember) detach() { m.once.Do(m.g.wg.Done) }
+
+// startMember is start returning the goroutine's membership, or nil.
+func (g *goroutineGroup) startMember(f func()) *groupMember {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
-		return false
+		return nil
 	}
 	g.wg.Add(1)
+	m := &groupMember{g: g}
 	go func() {
 		id := curGoroutineID()
 		g.mu.Lock()
@@ -279,11 +308,11 @@ func (g *goroutineGroup) start(f func()) bool {
 			g.mu.Lock()
 			delete(g.ids, id)
 			g.mu.Unlock()
-			g.wg.Done()
+			m.detach()
 		}()
 		f()
 	}()
-	return true
+	return m
 }
 
 // isMember reports whether the caller runs on a goroutine of the group.
