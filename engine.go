@@ -8,7 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/livekit"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v3"
 	"google.golang.org/protobuf/proto"
 )
@@ -112,6 +114,8 @@ type engineOptions struct {
 	transportPolicy  webrtc.ICETransportPolicy
 	autoSubscribe    bool
 	reconnectTimeout time.Duration
+	noReconnect      bool        // a lost connection ends the room
+	log              logr.Logger // every line the engine logs; the package's when unset
 }
 
 // NewRTCEngine returns an engine that is not connected.
@@ -120,8 +124,10 @@ func NewRTCEngine() *RTCEngine {
 }
 
 func newRTCEngine(opts engineOptions) *RTCEngine {
+	client := NewSignalClient()
+	client.log = opts.log
 	return &RTCEngine{
-		client:              NewSignalClient(),
+		client:              client,
 		opts:                opts,
 		trackPublishedCh:    make(chan *livekit.TrackPublishedResponse, 32),
 		pendingTracks:       map[string]chan *livekit.TrackInfo{},
@@ -220,11 +226,11 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 		}
 	}
 	cfg := e.rtcConfiguration(join)
-	pub, err := newPCTransport(api, cfg)
+	pub, err := newPCTransport(api, cfg, e.opts.log)
 	if err != nil {
 		return err
 	}
-	sub, err := newPCTransport(api, cfg)
+	sub, err := newPCTransport(api, cfg, e.opts.log)
 	if err != nil {
 		_ = pub.Close()
 		return err
@@ -235,7 +241,7 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 
 	pub.OnOffer = func(sd webrtc.SessionDescription) {
 		if err := e.client.SendOffer(sd); err != nil {
-			getLogger().V(1).Info("could not send offer", "error", err)
+			e.logger().V(1).Info("could not send offer", "error", err)
 		}
 	}
 	e.watchTransport(pub, livekit.SignalTarget_PUBLISHER, e.publisherConnected)
@@ -328,11 +334,11 @@ func (e *RTCEngine) watchTransport(t *PCTransport, target livekit.SignalTarget, 
 			return
 		}
 		if err := e.client.SendICECandidate(c.ToJSON(), target); err != nil {
-			getLogger().V(1).Info("could not send ICE candidate", "error", err)
+			e.logger().V(1).Info("could not send ICE candidate", "error", err)
 		}
 	})
 	t.pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
-		getLogger().V(1).Info("peer connection state", "target", target, "state", state)
+		e.logger().V(1).Info("peer connection state", "target", target, "state", state)
 		switch state {
 		case webrtc.PeerConnectionStateConnected:
 			if e.transport(target) == t {
@@ -361,7 +367,7 @@ func (e *RTCEngine) receiveData(dc *webrtc.DataChannel) {
 	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
 		dp := &livekit.DataPacket{}
 		if err := proto.Unmarshal(msg.Data, dp); err != nil {
-			getLogger().V(1).Info("could not decode data packet", "channel", dc.Label(), "error", err)
+			e.logger().V(1).Info("could not decode data packet", "channel", dc.Label(), "error", err)
 			return
 		}
 		e.loop.post(func() { e.handleData(dp) })
@@ -386,14 +392,14 @@ func (e *RTCEngine) handleResponse(res *livekit.SignalResponse) {
 	case *livekit.SignalResponse_Answer:
 		if pub := e.transport(livekit.SignalTarget_PUBLISHER); pub != nil {
 			if err := pub.SetRemoteDescription(FromProtoSessionDescription(m.Answer)); err != nil {
-				getLogger().Error(err, "could not apply the publisher answer")
+				e.logger().Error(err, "could not apply the publisher answer")
 			}
 		}
 		return
 	case *livekit.SignalResponse_Trickle:
 		if t := e.transport(m.Trickle.Target); t != nil {
 			if err := t.AddICECandidate(FromProtoTrickle(m.Trickle)); err != nil {
-				getLogger().V(1).Info("could not add ICE candidate", "error", err)
+				e.logger().V(1).Info("could not add ICE candidate", "error", err)
 			}
 		}
 		return
@@ -439,7 +445,7 @@ func (e *RTCEngine) handleOffer(offer *livekit.SessionDescription) {
 	}
 	sd := FromProtoSessionDescription(offer)
 	if err := sub.SetRemoteDescription(sd); err != nil {
-		getLogger().Error(err, "could not apply the subscriber offer")
+		e.logger().Error(err, "could not apply the subscriber offer")
 		return
 	}
 	if e.onSubscriberOffer != nil {
@@ -447,11 +453,11 @@ func (e *RTCEngine) handleOffer(offer *livekit.SessionDescription) {
 	}
 	answer, err := sub.CreateAnswer()
 	if err != nil {
-		getLogger().Error(err, "could not answer the subscriber offer")
+		e.logger().Error(err, "could not answer the subscriber offer")
 		return
 	}
 	if err := e.client.sendSDP(answer, offer.Id, false); err != nil {
-		getLogger().V(1).Info("could not send answer", "error", err)
+		e.logger().V(1).Info("could not send answer", "error", err)
 	}
 }
 
@@ -474,7 +480,7 @@ func (e *RTCEngine) waitServerData(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, serverDataWait)
 	defer cancel()
 	if err := e.serverDataOpen.wait(ctx); err != nil {
-		getLogger().V(1).Info("the server's data channel did not open", "error", err.Error())
+		e.logger().V(1).Info("the server's data channel did not open", "error", err.Error())
 	}
 }
 
@@ -518,6 +524,16 @@ func (e *RTCEngine) addTransceiver(track webrtc.TrackLocal, layers []*LocalSampl
 	e.negotiatePublisher()
 	publisher.Negotiate()
 	return transceiver, nil
+}
+
+// writeSubscriberRTCP sends RTCP about received tracks (a keyframe request,
+// say) on the subscriber connection.
+func (e *RTCEngine) writeSubscriberRTCP(pkts []rtcp.Packet) error {
+	sub := e.transport(livekit.SignalTarget_SUBSCRIBER)
+	if sub == nil {
+		return ErrNotConnected
+	}
+	return sub.pc.WriteRTCP(pkts)
 }
 
 // removeTrack stops sending what sender sends and negotiates. A sender of
@@ -615,7 +631,7 @@ func (e *RTCEngine) resolveRequest(res *livekit.RequestResponse) {
 	}
 	if add := res.GetAddTrack(); add != nil && res.Reason != livekit.RequestResponse_OK {
 		// A refused AddTrackRequest has no request id: match it by cid.
-		getLogger().Info("server refused track", "cid", add.Cid, "reason", res.Reason, "message", res.Message)
+		e.logger().Info("server refused track", "cid", add.Cid, "reason", res.Reason, "message", res.Message)
 		e.resolveTrack(add.Cid, nil)
 	}
 }
@@ -684,6 +700,15 @@ func (e *RTCEngine) IsConnected() bool {
 // tracks. It is kept for compatibility; it drops what is not read in time.
 func (e *RTCEngine) TrackPublishedChan() <-chan *livekit.TrackPublishedResponse {
 	return e.trackPublishedCh
+}
+
+// logger returns the room's logger, or the package's (SetLogger) when the
+// room has none of its own.
+func (e *RTCEngine) logger() logr.Logger {
+	if e.opts.log.GetSink() == nil {
+		return getLogger()
+	}
+	return e.opts.log
 }
 
 // onLoop reports whether the caller runs on the engine's loop.

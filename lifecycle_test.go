@@ -246,9 +246,16 @@ func TestRoomLifecycleEveryCallReturns(t *testing.T) {
 
 	t.Run("with a reason", func(t *testing.T) {
 		noLeaks(t)
-		r, _ := connected(t, nil)
+		r, room := connected(t, nil)
+		seen := make(chan livekit.DisconnectReason, 1)
+		join(t, srv, room, "bob", &lksdk.RoomCallback{OnParticipantDisconnected: func(rp *lksdk.RemoteParticipant) {
+			seen <- rp.ParticipantInfo().GetDisconnectReason()
+		}})
+		eventually(t, lifecycleBound, func() bool { return len(r.GetParticipants()) == 1 }, "alice to see bob")
 		within(t, lifecycleBound, "DisconnectWithReason", func() { r.DisconnectWithReason(livekit.DisconnectReason_USER_UNAVAILABLE) })
 		requireClosed(t, r, livekit.DisconnectReason_USER_UNAVAILABLE)
+		require.Equal(t, livekit.DisconnectReason_USER_UNAVAILABLE.String(), recv(t, seen, lifecycleBound, "bob to see alice leave").String(),
+			"the server passes on the reason alice gave")
 	})
 
 	// Disconnect from inside each kind of callback the SDK calls.
@@ -365,4 +372,24 @@ func TestRoomLifecycleEveryCallReturns(t *testing.T) {
 		within(t, lifecycleBound, "Disconnect during a reconnect", r.Disconnect)
 		requireClosed(t, r, livekit.DisconnectReason_CLIENT_INITIATED)
 	})
+}
+
+func TestConnectParamsReconnectAndCallbackAreObeyed(t *testing.T) {
+	srv := lktest.Start(t)
+	noLeaks(t)
+	reasons := make(chan lksdk.DisconnectReason, 1)
+	reconnecting := make(chan struct{}, 1)
+	r, err := lksdk.ConnectToRoom(srv.URL, info(srv, lktest.RoomName(t), "alice"), nil, append(loopback(t),
+		func(p *lksdk.ConnectParams) {
+			p.Reconnect = false
+			p.Callback = &lksdk.RoomCallback{
+				OnDisconnectedWithReason: func(reason lksdk.DisconnectReason) { reasons <- reason },
+				OnReconnecting:           func() { reconnecting <- struct{}{} },
+			}
+		})...)
+	require.NoError(t, err)
+	r.Simulate(lksdk.SimulateSignalReconnect)
+	require.Equal(t, livekit.DisconnectReason_SIGNAL_CLOSE.String(), recv(t, reasons, lifecycleBound, "the params' callback").String())
+	requireClosed(t, r, livekit.DisconnectReason_SIGNAL_CLOSE)
+	require.Empty(t, reconnecting, "no reconnect was tried")
 }

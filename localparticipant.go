@@ -95,6 +95,10 @@ func (p *LocalParticipant) PublishTrackWithContext(ctx context.Context, track we
 // connection and records it. A full reconnect runs it again for every
 // publication.
 func (p *LocalParticipant) publish(ctx context.Context, pub *LocalTrackPublication) error {
+	log := p.room.ownLogger()
+	pub.mu.Lock()
+	pub.log = log
+	pub.mu.Unlock()
 	req := proto.Clone(pub.req).(*livekit.AddTrackRequest)
 	req.Muted = pub.IsMuted()
 	info, err := p.engine.addTrack(ctx, req)

@@ -354,8 +354,9 @@ func (s *LocalSampleTrack) claimRTCP(sender *webrtc.RTPSender) bool {
 // to the room, and waits with waitReady until the connection can carry
 // media.
 func (s *LocalSampleTrack) attach(room *Room, transceiver *webrtc.RTPTransceiver, waitReady func(context.Context) error) {
-	l := room.logger()
-	s.log.Store(&l)
+	if l := room.ownLogger(); l != nil {
+		s.log.Store(l)
+	}
 	s.mu.Lock()
 	s.group, s.waitReady, s.transceiver = &room.goroutines, waitReady, transceiver
 	s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v3"
@@ -323,6 +324,16 @@ type LocalTrackPublication struct {
 	layers     []*LocalSampleTrack      // simulcast layers, lowest first
 	// subscribed is set once the server says someone subscribed.
 	subscribed *stateFlag
+	log        *logr.Logger // the room's, once published
+}
+
+func (p *LocalTrackPublication) logger() logr.Logger {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.log != nil {
+		return *p.log
+	}
+	return getLogger()
 }
 
 // WaitForSubscriber returns once the server has reported a subscriber of
@@ -434,7 +445,7 @@ func (p *LocalTrackPublication) SetMuted(muted bool) {
 		return
 	}
 	if err := p.client.SendMuteTrack(sid, muted); err != nil {
-		getLogger().Info("could not send mute", "track", sid, "error", err)
+		p.logger().Info("could not send mute", "track", sid, "error", err)
 	}
 }
 

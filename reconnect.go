@@ -93,13 +93,22 @@ func (e *RTCEngine) startRecovery(mode recoveryMode, reason livekit.ReconnectRea
 		e.mu.Unlock()
 		return
 	}
+	if e.opts.noReconnect {
+		e.mu.Unlock()
+		e.logger().Info("connection lost; reconnecting is off", "cause", cause.Error())
+		e.state.Store(int32(ConnectionStateDisconnected))
+		if e.hooks.failed != nil {
+			e.hooks.failed(livekit.DisconnectReason_SIGNAL_CLOSE)
+		}
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ep := &episode{cancel: cancel, done: make(chan struct{}), reason: reason}
 	ep.escalate.Store(mode == recoverRestart)
 	e.episode = ep
 	e.mu.Unlock()
 
-	getLogger().Info("connection lost, recovering", "cause", cause.Error(), "mode", map[recoveryMode]string{recoverResume: "resume", recoverRestart: "reconnect"}[mode])
+	e.logger().Info("connection lost, recovering", "cause", cause.Error(), "mode", map[recoveryMode]string{recoverResume: "resume", recoverRestart: "reconnect"}[mode])
 	go e.recover(ctx, ep)
 }
 
@@ -137,7 +146,7 @@ func (e *RTCEngine) recover(ctx context.Context, ep *episode) {
 			e.episode = nil
 			e.mu.Unlock()
 			e.state.Store(int32(ConnectionStateConnected))
-			getLogger().Info("connection recovered")
+			e.logger().Info("connection recovered")
 			if hooks.reconnected != nil {
 				hooks.reconnected()
 			}
@@ -145,7 +154,7 @@ func (e *RTCEngine) recover(ctx context.Context, ep *episode) {
 			return
 		}
 		lastErr = err
-		getLogger().V(1).Info("recovery attempt failed", "error", err.Error())
+		e.logger().V(1).Info("recovery attempt failed", "error", err.Error())
 		if errors.Is(err, ErrResumeRefused) {
 			continue // straight on to a full reconnect
 		}
@@ -158,7 +167,7 @@ func (e *RTCEngine) recover(ctx context.Context, ep *episode) {
 	if ctx.Err() != nil {
 		return // Disconnect
 	}
-	getLogger().Info("could not recover the connection", "error", fmt.Sprint(lastErr))
+	e.logger().Info("could not recover the connection", "error", fmt.Sprint(lastErr))
 	e.state.Store(int32(ConnectionStateDisconnected))
 	if hooks.failed != nil {
 		hooks.failed(livekit.DisconnectReason_SIGNAL_CLOSE)

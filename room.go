@@ -207,17 +207,19 @@ func (r *Room) JoinWithTokenContext(ctx context.Context, url, token string, opts
 		return err
 	}
 
-	params := ConnectParams{AutoSubscribe: true}
+	params := ConnectParams{AutoSubscribe: true, Reconnect: true}
 	for _, o := range opts {
 		o(&params)
 	}
 	params.engine.autoSubscribe = params.AutoSubscribe
+	params.engine.noReconnect = !params.Reconnect
+	r.callback.Merge(params.Callback) // no callback runs before the join
 	r.lock.Lock()
 	r.params = params
-	r.log = getLogger()
 	if params.logger != nil {
-		r.log = *params.logger
+		r.log = *params.logger // else the package's, as it is at each line
 	}
+	params.engine.log = r.log
 	r.lock.Unlock()
 
 	e := newRTCEngine(params.engine)
@@ -419,6 +421,7 @@ func (r *Room) applyParticipants(infos []*livekit.ParticipantInfo) {
 
 		if pi.State == livekit.ParticipantInfo_DISCONNECTED {
 			if rp != nil {
+				rp.applyInfo(pi) // its last word: why it left
 				r.removeParticipant(rp)
 			}
 			continue
@@ -743,7 +746,7 @@ func (r *Room) handleLeave(leave *livekit.LeaveRequest) {
 	if r.currentState() >= stateClosing {
 		return // the server's echo of our own leave
 	}
-	r.log.Info("server asked to leave", "reason", leave.Reason, "action", leave.Action)
+	r.logger().Info("server asked to leave", "reason", leave.Reason, "action", leave.Action)
 	cause := fmt.Errorf("server sent leave (%s, %s)", leave.Reason, leave.Action)
 	switch {
 	case leave.Action == livekit.LeaveRequest_RESUME:

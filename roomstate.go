@@ -113,6 +113,17 @@ func (r *Room) logger() logr.Logger {
 	return r.log
 }
 
+// ownLogger returns the logger given WithLogger, or nil.
+func (r *Room) ownLogger() *logr.Logger {
+	r.lock.RLock()
+	defer r.lock.RUnlock()
+	if r.log.GetSink() == nil {
+		return nil
+	}
+	l := r.log
+	return &l
+}
+
 // calledFromRoom reports whether the caller runs on one of the room's own
 // goroutines, which closing the room waits for.
 func (r *Room) calledFromRoom() bool {
@@ -182,6 +193,7 @@ func (r *Room) beginClose(reason DisconnectReason, sendLeave bool) {
 // close stops everything the room runs; it is the end of a room that was
 // connected.
 func (r *Room) close(reason DisconnectReason, sendLeave bool) {
+	r.logger().Info("leaving room", "room", r.Name(), "reason", reason.String())
 	if sendLeave {
 		_ = r.engine.client.sendLeave(reason)
 	}
@@ -232,12 +244,14 @@ func (r *Room) startJoin(cancel context.CancelFunc) error {
 func (r *Room) finishJoin(err error) error {
 	if err == nil {
 		if _, ok := r.transition(stateConnected, 0); ok {
+			r.logger().Info("joined room", "room", r.Name(), "participant", r.LocalParticipant.Identity())
 			return nil
 		}
 		err = fmt.Errorf("%w: disconnected while joining", ErrRoomClosed)
 		_ = r.engine.client.sendLeave(r.DisconnectReason())
 	}
 	r.transition(stateClosing, livekit.DisconnectReason_JOIN_FAILURE)
+	r.logger().V(1).Info("join failed", "error", err.Error())
 	// Nothing of a failed join reaches the callbacks.
 	r.dispatcher.discardAndWait()
 	r.shutdown()

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/gorilla/websocket"
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/webrtc/v3"
@@ -71,12 +72,20 @@ type SignalClient struct {
 	started atomic.Bool
 
 	writeMu sync.Mutex
+	log     logr.Logger // the room's; the package's when unset
 
 	pingInterval time.Duration
 	pingTimeout  time.Duration
 	lastRecv     atomic.Int64 // unix nanoseconds
 	rtt          atomic.Int64 // milliseconds
 	lostReason   atomic.Pointer[error]
+}
+
+func (c *SignalClient) logger() logr.Logger {
+	if c.log.GetSink() == nil {
+		return getLogger()
+	}
+	return c.log
 }
 
 // NewSignalClient returns a SignalClient that is not connected.
@@ -463,6 +472,7 @@ func (c *SignalClient) lost(conn *websocket.Conn, stop chan struct{}, err error)
 	if reason := c.lostReason.Swap(nil); reason != nil {
 		err = *reason
 	}
+	c.logger().Info("signal connection lost", "error", err.Error())
 	if c.OnCloseWithError != nil {
 		c.OnCloseWithError(err)
 	}
