@@ -43,7 +43,7 @@ func (p *LocalParticipant) bindTrack(pub *LocalTrackPublication, transceiver *we
 	}
 	for _, st := range b.tracks {
 		st.attach(p.room, transceiver, func(ctx context.Context) error {
-			if err := p.engine.publisherConnected.wait(ctx); err != nil {
+			if err := p.engine.waitPublisherConnected(ctx); err != nil {
 				return err
 			}
 			if st.startOnSubscribe && st.kind == webrtc.RTPCodecTypeAudio {
@@ -110,7 +110,7 @@ func (rr *rtcpReader) stop(connected bool) {
 // stopRTCP stops the binding's RTCP readers, before its sender or the
 // publisher connection is closed.
 func (b *trackBinding) stopRTCP() {
-	connected := b.room.engine.publisherConnected.isSet()
+	connected := b.room.engine.publisherIsConnected()
 	for _, rr := range b.readers {
 		rr.stop(connected)
 	}

@@ -69,8 +69,8 @@ type RTCEngine struct {
 	episode     *episode
 	leaving     bool // the room is closing: no more recovery
 
-	state atomic.Int32 // a ConnectionState
-	hooks recoveryHooks
+	state   atomic.Int32 // a ConnectionState
+	handler engineHandler
 
 	loop *serialQueue
 
@@ -89,13 +89,6 @@ type RTCEngine struct {
 
 	dataMu      sync.Mutex
 	reliableSeq uint32
-
-	// Hooks of the Room, called on the engine's goroutine.
-	onJoin            func(join *livekit.JoinResponse)
-	onSubscriberOffer func(offer webrtc.SessionDescription, transceivers []*webrtc.RTPTransceiver)
-	onResponse        func(res *livekit.SignalResponse)
-	onTrack           func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
-	onData            func(dp *livekit.DataPacket)
 }
 
 // episode is one recovery of a lost connection.
@@ -120,15 +113,21 @@ type engineOptions struct {
 
 // NewRTCEngine returns an engine that is not connected.
 func NewRTCEngine() *RTCEngine {
-	return newRTCEngine(engineOptions{autoSubscribe: true})
+	return newRTCEngine(engineOptions{autoSubscribe: true}, nil)
 }
 
-func newRTCEngine(opts engineOptions) *RTCEngine {
+// newRTCEngine returns an engine that tells h of what happens (nothing but
+// its callback fields when h is nil).
+func newRTCEngine(opts engineOptions, h engineHandler) *RTCEngine {
+	if h == nil {
+		h = noHandler{}
+	}
 	client := NewSignalClient()
 	client.log = opts.log
 	return &RTCEngine{
 		client:              client,
 		opts:                opts,
+		handler:             h,
 		trackPublishedCh:    make(chan *livekit.TrackPublishedResponse, 32),
 		pendingTracks:       map[string]chan *livekit.TrackInfo{},
 		pendingRequests:     map[uint32]chan *livekit.RequestResponse{},
@@ -170,9 +169,7 @@ func (e *RTCEngine) JoinContext(ctx context.Context, url, token string) (*liveki
 	e.mu.Lock()
 	e.loop = loop
 	e.mu.Unlock()
-	if e.onJoin != nil {
-		e.loop.post(func() { e.onJoin(join) })
-	}
+	loop.post(func() { e.handler.joined(join) })
 
 	if err := e.createTransports(join); err != nil {
 		e.Close()
@@ -252,9 +249,7 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 			if e.transport(livekit.SignalTarget_SUBSCRIBER) != sub {
 				return // a track of a session that was replaced
 			}
-			if e.onTrack != nil {
-				e.onTrack(track, receiver)
-			}
+			e.handler.mediaTrack(track, receiver)
 			if e.OnMediaTrack != nil {
 				e.OnMediaTrack(track, receiver)
 			}
@@ -372,93 +367,6 @@ func (e *RTCEngine) receiveData(dc *webrtc.DataChannel) {
 		}
 		e.loop.post(func() { e.handleData(dp) })
 	})
-}
-
-func (e *RTCEngine) handleData(dp *livekit.DataPacket) {
-	if e.onData != nil {
-		e.onData(dp)
-	}
-	if user := dp.GetUser(); user != nil && e.OnDataReceived != nil {
-		e.OnDataReceived(user)
-	}
-}
-
-// handleResponse applies one signal response; it runs on the engine loop.
-func (e *RTCEngine) handleResponse(res *livekit.SignalResponse) {
-	switch m := res.Message.(type) {
-	case *livekit.SignalResponse_Offer:
-		e.handleOffer(m.Offer)
-		return
-	case *livekit.SignalResponse_Answer:
-		if pub := e.transport(livekit.SignalTarget_PUBLISHER); pub != nil {
-			if err := pub.SetRemoteDescription(FromProtoSessionDescription(m.Answer)); err != nil {
-				e.logger().Error(err, "could not apply the publisher answer")
-			}
-		}
-		return
-	case *livekit.SignalResponse_Trickle:
-		if t := e.transport(m.Trickle.Target); t != nil {
-			if err := t.AddICECandidate(FromProtoTrickle(m.Trickle)); err != nil {
-				e.logger().V(1).Info("could not add ICE candidate", "error", err)
-			}
-		}
-		return
-	case *livekit.SignalResponse_TrackPublished:
-		e.resolveTrack(m.TrackPublished.Cid, m.TrackPublished.Track)
-		select {
-		case e.trackPublishedCh <- m.TrackPublished:
-		default:
-		}
-	case *livekit.SignalResponse_RequestResponse:
-		e.resolveRequest(m.RequestResponse)
-	case *livekit.SignalResponse_RefreshToken:
-		e.mu.Lock()
-		e.token = m.RefreshToken
-		e.mu.Unlock()
-	case *livekit.SignalResponse_Update:
-		if e.OnParticipantUpdate != nil {
-			e.OnParticipantUpdate(m.Update.Participants)
-		}
-	case *livekit.SignalResponse_SpeakersChanged:
-		if e.OnSpeakersChanged != nil {
-			e.OnSpeakersChanged(m.SpeakersChanged.Speakers)
-		}
-	case *livekit.SignalResponse_ConnectionQuality:
-		if e.OnConnectionQuality != nil {
-			e.OnConnectionQuality(m.ConnectionQuality.Updates)
-		}
-	case *livekit.SignalResponse_RoomUpdate:
-		if e.OnRoomUpdate != nil {
-			e.OnRoomUpdate(m.RoomUpdate.Room)
-		}
-	}
-	if e.onResponse != nil {
-		e.onResponse(res)
-	}
-}
-
-// handleOffer answers a subscriber offer.
-func (e *RTCEngine) handleOffer(offer *livekit.SessionDescription) {
-	sub := e.transport(livekit.SignalTarget_SUBSCRIBER)
-	if sub == nil {
-		return
-	}
-	sd := FromProtoSessionDescription(offer)
-	if err := sub.SetRemoteDescription(sd); err != nil {
-		e.logger().Error(err, "could not apply the subscriber offer")
-		return
-	}
-	if e.onSubscriberOffer != nil {
-		e.onSubscriberOffer(sd, sub.pc.GetTransceivers())
-	}
-	answer, err := sub.CreateAnswer()
-	if err != nil {
-		e.logger().Error(err, "could not answer the subscriber offer")
-		return
-	}
-	if err := e.client.sendSDP(answer, offer.Id, false); err != nil {
-		e.logger().V(1).Info("could not send answer", "error", err)
-	}
 }
 
 func (e *RTCEngine) transport(target livekit.SignalTarget) *PCTransport {

@@ -357,17 +357,17 @@ func (p *LocalParticipant) updateMetadata(req *livekit.UpdateParticipantMetadata
 // GetPublisherPeerConnection returns the peer connection that sends media
 // and data.
 func (p *LocalParticipant) GetPublisherPeerConnection() *webrtc.PeerConnection {
-	if t := p.engine.transport(livekit.SignalTarget_PUBLISHER); t != nil {
-		return t.pc
+	if p.engine == nil {
+		return nil
 	}
-	return nil
+	return p.engine.peerConnection(livekit.SignalTarget_PUBLISHER)
 }
 
 // GetSubscriberPeerConnection returns the peer connection that receives
 // media and data.
 func (p *LocalParticipant) GetSubscriberPeerConnection() *webrtc.PeerConnection {
-	if t := p.engine.transport(livekit.SignalTarget_SUBSCRIBER); t != nil {
-		return t.pc
+	if p.engine == nil {
+		return nil
 	}
-	return nil
+	return p.engine.peerConnection(livekit.SignalTarget_SUBSCRIBER)
 }

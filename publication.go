@@ -190,7 +190,7 @@ func (p *RemoteTrackPublication) SetSubscribed(subscribed bool) error {
 	}
 	p.mu.Unlock()
 	sid, psid := p.SID(), p.participant.SID()
-	return room.engine.client.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Subscription{
+	return room.engine.sendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Subscription{
 		Subscription: &livekit.UpdateSubscription{
 			TrackSids: []string{sid},
 			Subscribe: subscribed,
@@ -252,7 +252,7 @@ func (p *RemoteTrackPublication) sendSettings() error {
 		settings.Quality = p.quality
 	}
 	p.mu.RUnlock()
-	return room.engine.client.SendUpdateTrackSettings(settings)
+	return room.engine.sendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_TrackSetting{TrackSetting: settings}})
 }
 
 // OnRTCP sets a function called with each RTCP packet the server sends about

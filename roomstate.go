@@ -259,15 +259,15 @@ func (r *Room) finishJoin(err error) error {
 	return err
 }
 
-// recoveryStarted and recovered follow the engine's recovery of a lost
+// reconnecting and reconnected follow the engine's recovery of a lost
 // connection.
-func (r *Room) recoveryStarted() {
+func (r *Room) reconnecting() {
 	if _, ok := r.transition(stateReconnecting, 0); ok {
 		r.emit(func(cb *RoomCallback) { cb.OnReconnecting() })
 	}
 }
 
-func (r *Room) recovered() {
+func (r *Room) reconnected() {
 	if _, ok := r.transition(stateConnected, 0); !ok {
 		return
 	}

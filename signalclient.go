@@ -486,56 +486,7 @@ func (c *SignalClient) dispatch(res *livekit.SignalResponse) {
 		c.OnResponse(res)
 		return
 	}
-	switch m := res.Message.(type) {
-	case *livekit.SignalResponse_Answer:
-		if c.OnAnswer != nil {
-			c.OnAnswer(FromProtoSessionDescription(m.Answer))
-		}
-	case *livekit.SignalResponse_Offer:
-		if c.OnOffer != nil {
-			c.OnOffer(FromProtoSessionDescription(m.Offer))
-		}
-	case *livekit.SignalResponse_Trickle:
-		if c.OnTrickle != nil {
-			c.OnTrickle(FromProtoTrickle(m.Trickle), m.Trickle.Target)
-		}
-	case *livekit.SignalResponse_Update:
-		if c.OnParticipantUpdate != nil {
-			c.OnParticipantUpdate(m.Update.Participants)
-		}
-	case *livekit.SignalResponse_TrackPublished:
-		if c.OnLocalTrackPublished != nil {
-			c.OnLocalTrackPublished(m.TrackPublished)
-		}
-	case *livekit.SignalResponse_SpeakersChanged:
-		if c.OnSpeakersChanged != nil {
-			c.OnSpeakersChanged(m.SpeakersChanged.Speakers)
-		}
-	case *livekit.SignalResponse_ConnectionQuality:
-		if c.OnConnectionQuality != nil {
-			c.OnConnectionQuality(m.ConnectionQuality.Updates)
-		}
-	case *livekit.SignalResponse_RoomUpdate:
-		if c.OnRoomUpdate != nil {
-			c.OnRoomUpdate(m.RoomUpdate.Room)
-		}
-	case *livekit.SignalResponse_Mute:
-		if c.OnTrackMuted != nil {
-			c.OnTrackMuted(m.Mute)
-		}
-	case *livekit.SignalResponse_TrackUnpublished:
-		if c.OnLocalTrackUnpublished != nil {
-			c.OnLocalTrackUnpublished(m.TrackUnpublished)
-		}
-	case *livekit.SignalResponse_RefreshToken:
-		if c.OnTokenRefresh != nil {
-			c.OnTokenRefresh(m.RefreshToken)
-		}
-	case *livekit.SignalResponse_Leave:
-		if c.OnLeave != nil {
-			c.OnLeave()
-		}
-	}
+	dispatchSignal(res, signalClientCallbacks{c: c})
 }
 
 // Close closes the connection, without calling OnClose, and waits for the
