@@ -181,3 +181,6 @@ func (e *RTCEngine) waitPublisherConnected(ctx context.Context) error {
 // simulateSignalLoss drops the signal connection as a network failure
 // would.
 func (e *RTCEngine) simulateSignalLoss() { e.client.dropConnection() }
+
+// sendLeave tells the server the participant leaves, and why.
+func (e *RTCEngine) sendLeave(reason DisconnectReason) error { return e.client.sendLeave(reason) }

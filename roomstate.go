@@ -195,7 +195,7 @@ func (r *Room) beginClose(reason DisconnectReason, sendLeave bool) {
 func (r *Room) close(reason DisconnectReason, sendLeave bool) {
 	r.logger().Info("leaving room", "room", r.Name(), "reason", reason.String())
 	if sendLeave {
-		_ = r.engine.client.sendLeave(reason)
+		_ = r.engine.sendLeave(reason)
 	}
 	r.shutdown()
 	r.emit(func(cb *RoomCallback) {
@@ -248,7 +248,7 @@ func (r *Room) finishJoin(err error) error {
 			return nil
 		}
 		err = fmt.Errorf("%w: disconnected while joining", ErrRoomClosed)
-		_ = r.engine.client.sendLeave(r.DisconnectReason())
+		_ = r.engine.sendLeave(r.DisconnectReason())
 	}
 	r.transition(stateClosing, livekit.DisconnectReason_JOIN_FAILURE)
 	r.logger().V(1).Info("join failed", "error", err.Error())
