@@ -83,30 +83,22 @@ func (e *RTCEngine) onRefreshToken(token string) {
 }
 
 func (e *RTCEngine) onParticipantUpdate(ps []*livekit.ParticipantInfo) {
-	if e.OnParticipantUpdate != nil {
-		e.OnParticipantUpdate(ps)
-	}
+	callIfSet(e.OnParticipantUpdate, ps)
 	e.handler.onParticipantUpdate(ps)
 }
 
 func (e *RTCEngine) onSpeakersChanged(ss []*livekit.SpeakerInfo) {
-	if e.OnSpeakersChanged != nil {
-		e.OnSpeakersChanged(ss)
-	}
+	callIfSet(e.OnSpeakersChanged, ss)
 	e.handler.onSpeakersChanged(ss)
 }
 
 func (e *RTCEngine) onConnectionQuality(qs []*livekit.ConnectionQualityInfo) {
-	if e.OnConnectionQuality != nil {
-		e.OnConnectionQuality(qs)
-	}
+	callIfSet(e.OnConnectionQuality, qs)
 	e.handler.onConnectionQuality(qs)
 }
 
 func (e *RTCEngine) onRoomUpdate(room *livekit.Room) {
-	if e.OnRoomUpdate != nil {
-		e.OnRoomUpdate(room)
-	}
+	callIfSet(e.OnRoomUpdate, room)
 	e.handler.onRoomUpdate(room)
 }
 

@@ -20,6 +20,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v3"
 	"github.com/pion/webrtc/v3/pkg/media"
+
+	"github.com/livekit/server-sdk-go/internal/codec"
 )
 
 const (
@@ -170,24 +172,33 @@ func NewLocalSampleTrack(c webrtc.RTPCodecCapability, opts ...LocalSampleTrackOp
 	return s, nil
 }
 
+// packetizerFor returns the packetizer of the codec mime, with the codec's
+// kind and RTP clock rate from the codec table.
 func packetizerFor(mime string) (packetizer, webrtc.RTPCodecType, uint32, error) {
-	switch strings.ToLower(mime) {
-	case strings.ToLower(webrtc.MimeTypeVP8):
-		return &vp8Packetizer{}, webrtc.RTPCodecTypeVideo, 90000, nil
-	case strings.ToLower(webrtc.MimeTypeVP9):
-		return pionPacketizer{&codecs.VP9Payloader{}}, webrtc.RTPCodecTypeVideo, 90000, nil
-	case strings.ToLower(webrtc.MimeTypeAV1):
-		return pionPacketizer{&codecs.AV1Payloader{}}, webrtc.RTPCodecTypeVideo, 90000, nil
-	case strings.ToLower(webrtc.MimeTypeH264):
-		return &h264Packetizer{}, webrtc.RTPCodecTypeVideo, 90000, nil
-	case strings.ToLower(webrtc.MimeTypeOpus):
-		return opusPacketizer{}, webrtc.RTPCodecTypeAudio, 48000, nil
-	case strings.ToLower(webrtc.MimeTypePCMU), strings.ToLower(webrtc.MimeTypePCMA):
-		return pionPacketizer{&codecs.G711Payloader{}}, webrtc.RTPCodecTypeAudio, 8000, nil
-	case strings.ToLower(webrtc.MimeTypeG722):
-		return pionPacketizer{&codecs.G722Payloader{}}, webrtc.RTPCodecTypeAudio, 8000, nil
+	info, ok := codec.Lookup(mime)
+	if !ok {
+		return nil, 0, 0, fmt.Errorf("%w: %q", ErrUnsupportedFileType, mime)
 	}
-	return nil, 0, 0, fmt.Errorf("%w: %q", ErrUnsupportedFileType, mime)
+	var pk packetizer
+	switch info.MimeType {
+	case webrtc.MimeTypeVP8:
+		pk = &vp8Packetizer{}
+	case webrtc.MimeTypeVP9:
+		pk = pionPacketizer{&codecs.VP9Payloader{}}
+	case webrtc.MimeTypeAV1:
+		pk = pionPacketizer{&codecs.AV1Payloader{}}
+	case webrtc.MimeTypeH264:
+		pk = &h264Packetizer{}
+	case webrtc.MimeTypeOpus:
+		pk = opusPacketizer{}
+	case webrtc.MimeTypePCMU, webrtc.MimeTypePCMA:
+		pk = pionPacketizer{&codecs.G711Payloader{}}
+	case webrtc.MimeTypeG722:
+		pk = pionPacketizer{&codecs.G722Payloader{}}
+	default:
+		return nil, 0, 0, fmt.Errorf("%w: %q", ErrUnsupportedFileType, mime)
+	}
+	return pk, info.Kind, info.ClockRate, nil
 }
 
 func ridForQuality(q livekit.VideoQuality) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/webrtc/v3"
 	"github.com/pion/webrtc/v3/pkg/media"
 
+	"github.com/livekit/server-sdk-go/internal/codec"
 	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
@@ -127,15 +128,13 @@ func ReaderTrackWithSampleTrackOptions(opts ...LocalSampleTrackOptions) func(pro
 // ErrUnsupportedFileType.
 func NewLocalFileTrack(file string, options ...ReaderSampleProviderOption) (*LocalSampleTrack, error) {
 	var mime string
-	switch strings.ToLower(filepath.Ext(file)) {
-	case ".ivf":
-		mime = "" // from the FourCC
-	case ".h264", ".264":
-		mime = webrtc.MimeTypeH264
-	case ".ogg", ".opus":
-		mime = webrtc.MimeTypeOpus
+	switch infos := codec.ForExtension(filepath.Ext(file)); len(infos) {
+	case 0:
+		return nil, fmt.Errorf("%w: %q (use %s)", ErrUnsupportedFileType, filepath.Ext(file), strings.Join(codec.Extensions(), ", "))
+	case 1:
+		mime = infos[0].MimeType
 	default:
-		return nil, fmt.Errorf("%w: %q (use .ivf, .h264, .264, .ogg or .opus)", ErrUnsupportedFileType, filepath.Ext(file))
+		mime = "" // a container of several codecs: its header says which
 	}
 	f, err := os.Open(file)
 	if err != nil {
@@ -171,36 +170,29 @@ func NewLocalReaderTrack(in io.ReadCloser, mime string, options ...ReaderSampleP
 	return track, nil
 }
 
+// codecCapability is what a track of the codec mime offers.
 func codecCapability(mime string) webrtc.RTPCodecCapability {
-	switch strings.ToLower(mime) {
-	case strings.ToLower(webrtc.MimeTypeH264):
-		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
-			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
-	case strings.ToLower(webrtc.MimeTypeOpus):
-		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-			SDPFmtpLine: "minptime=10;useinbandfec=1"}
-	case strings.ToLower(webrtc.MimeTypeVP9):
-		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"}
-	default:
-		return webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}
+	if info, ok := codec.Lookup(mime); ok {
+		return info.Capability()
 	}
+	return webrtc.RTPCodecCapability{MimeType: mime}
 }
-
-var ivfMimes = map[string]string{"VP80": webrtc.MimeTypeVP8, "VP90": webrtc.MimeTypeVP9, "AV01": webrtc.MimeTypeAV1}
 
 // open reads the input's header and checks it holds what Mime says.
 func (p *ReaderSampleProvider) open() error {
 	mime := strings.ToLower(p.Mime)
+	info, _ := codec.Lookup(mime)
 	switch {
-	case mime == "" || mime == strings.ToLower(webrtc.MimeTypeVP8) || mime == strings.ToLower(webrtc.MimeTypeVP9) || mime == strings.ToLower(webrtc.MimeTypeAV1):
+	case mime == "" || info.FourCC != "":
 		r, h, err := mediaparse.NewIVFReader(p.reader)
 		if err != nil {
 			return fmt.Errorf("%w: reading IVF header: %w", ErrUnsupportedFileType, err)
 		}
-		fileMime, ok := ivfMimes[h.FourCC]
+		fileCodec, ok := codec.ByFourCC(h.FourCC)
 		if !ok {
 			return fmt.Errorf("%w: IVF with codec %q", ErrUnsupportedFileType, h.FourCC)
 		}
+		fileMime := fileCodec.MimeType
 		if mime != "" && mime != strings.ToLower(fileMime) {
 			return fmt.Errorf("%w: the IVF holds %s, not %s", ErrUnsupportedFileType, fileMime, p.Mime)
 		}

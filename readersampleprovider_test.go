@@ -12,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/livekit/server-sdk-go/internal/codec"
 	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
@@ -93,7 +94,7 @@ func TestH264SamplesAreAccessUnits(t *testing.T) {
 	require.NoError(t, err)
 	// The first sample is the keyframe, its parameter sets with it.
 	var types []byte
-	for _, nal := range splitAnnexB(s.Data, nil) {
+	for _, nal := range codec.SplitAnnexB(s.Data, nil) {
 		types = append(types, nal[0]&0x1f)
 	}
 	require.Contains(t, types, byte(7))

@@ -90,16 +90,19 @@ type signalClientCallbacks struct {
 	c *SignalClient
 }
 
-func (a signalClientCallbacks) onAnswer(sd *livekit.SessionDescription) {
-	if a.c.OnAnswer != nil {
-		a.c.OnAnswer(FromProtoSessionDescription(sd))
+// callIfSet calls f with v, if f is set.
+func callIfSet[T any](f func(T), v T) {
+	if f != nil {
+		f(v)
 	}
 }
 
+func (a signalClientCallbacks) onAnswer(sd *livekit.SessionDescription) {
+	callIfSet(a.c.OnAnswer, FromProtoSessionDescription(sd))
+}
+
 func (a signalClientCallbacks) onOffer(sd *livekit.SessionDescription) {
-	if a.c.OnOffer != nil {
-		a.c.OnOffer(FromProtoSessionDescription(sd))
-	}
+	callIfSet(a.c.OnOffer, FromProtoSessionDescription(sd))
 }
 
 func (a signalClientCallbacks) onTrickle(t *livekit.TrickleRequest) {
@@ -109,52 +112,32 @@ func (a signalClientCallbacks) onTrickle(t *livekit.TrickleRequest) {
 }
 
 func (a signalClientCallbacks) onParticipantUpdate(ps []*livekit.ParticipantInfo) {
-	if a.c.OnParticipantUpdate != nil {
-		a.c.OnParticipantUpdate(ps)
-	}
+	callIfSet(a.c.OnParticipantUpdate, ps)
 }
 
 func (a signalClientCallbacks) onTrackPublished(res *livekit.TrackPublishedResponse) {
-	if a.c.OnLocalTrackPublished != nil {
-		a.c.OnLocalTrackPublished(res)
-	}
+	callIfSet(a.c.OnLocalTrackPublished, res)
 }
 
 func (a signalClientCallbacks) onTrackUnpublished(res *livekit.TrackUnpublishedResponse) {
-	if a.c.OnLocalTrackUnpublished != nil {
-		a.c.OnLocalTrackUnpublished(res)
-	}
+	callIfSet(a.c.OnLocalTrackUnpublished, res)
 }
 
 func (a signalClientCallbacks) onSpeakersChanged(ss []*livekit.SpeakerInfo) {
-	if a.c.OnSpeakersChanged != nil {
-		a.c.OnSpeakersChanged(ss)
-	}
+	callIfSet(a.c.OnSpeakersChanged, ss)
 }
 
 func (a signalClientCallbacks) onConnectionQuality(qs []*livekit.ConnectionQualityInfo) {
-	if a.c.OnConnectionQuality != nil {
-		a.c.OnConnectionQuality(qs)
-	}
+	callIfSet(a.c.OnConnectionQuality, qs)
 }
 
-func (a signalClientCallbacks) onRoomUpdate(room *livekit.Room) {
-	if a.c.OnRoomUpdate != nil {
-		a.c.OnRoomUpdate(room)
-	}
-}
+func (a signalClientCallbacks) onRoomUpdate(room *livekit.Room) { callIfSet(a.c.OnRoomUpdate, room) }
 
 func (a signalClientCallbacks) onMute(req *livekit.MuteTrackRequest) {
-	if a.c.OnTrackMuted != nil {
-		a.c.OnTrackMuted(req)
-	}
+	callIfSet(a.c.OnTrackMuted, req)
 }
 
-func (a signalClientCallbacks) onRefreshToken(token string) {
-	if a.c.OnTokenRefresh != nil {
-		a.c.OnTokenRefresh(token)
-	}
-}
+func (a signalClientCallbacks) onRefreshToken(token string) { callIfSet(a.c.OnTokenRefresh, token) }
 
 func (a signalClientCallbacks) onLeave(*livekit.LeaveRequest) {
 	if a.c.OnLeave != nil {
