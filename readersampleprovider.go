@@ -243,7 +243,7 @@ func (p *ReaderSampleProvider) closeLocked() error {
 // CurrentAudioLevel returns AudioLevel.
 func (p *ReaderSampleProvider) CurrentAudioLevel() uint8 { return p.AudioLevel }
 
-// RequestKeyFrame makes the next samples the current group of pictures
+// RequestKeyFrame makes NextReplay give the current group of pictures
 // again, from its keyframe.
 func (p *ReaderSampleProvider) RequestKeyFrame() {
 	if p.keyframeCheck != nil {
@@ -257,9 +257,6 @@ func (p *ReaderSampleProvider) NextSample() (media.Sample, error) {
 	defer p.mu.Unlock()
 	if p.closed {
 		return media.Sample{}, io.EOF
-	}
-	if s, ok := p.replayed(); ok {
-		return s, nil
 	}
 	sample, err := p.read()
 	if errors.Is(err, io.EOF) && p.loop {
@@ -275,14 +272,19 @@ func (p *ReaderSampleProvider) NextSample() (media.Sample, error) {
 	return sample, nil
 }
 
-// replayed returns the next frame of a replay, if one is under way or asked
-// for.
-func (p *ReaderSampleProvider) replayed() (media.Sample, bool) {
+// NextReplay returns the next frame of the group of pictures to send again,
+// once RequestKeyFrame asked for it; false when there is none (more).
+func (p *ReaderSampleProvider) NextReplay() ([]byte, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, false
+	}
 	if p.replayNext < 0 && p.replayReq.Swap(false) && len(p.gopFrames) > 0 && !p.gopTooBig {
 		p.replayNext = 0
 	}
 	if p.replayNext < 0 {
-		return media.Sample{}, false
+		return nil, false
 	}
 	i := p.replayNext
 	start := 0
@@ -294,7 +296,7 @@ func (p *ReaderSampleProvider) replayed() (media.Sample, bool) {
 	if p.replayNext == len(p.gopFrames) {
 		p.replayNext = -1
 	}
-	return media.Sample{Data: frame, Metadata: replayMarker}, true
+	return frame, true
 }
 
 // keep adds a video frame to the current group of pictures.

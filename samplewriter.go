@@ -69,6 +69,7 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 	}
 	defer func() { _ = provider.OnUnbind() }()
 	audio, _ := provider.(AudioSampleProvider)
+	replayer, _ := provider.(KeyFrameReplayer)
 	withCtx, _ := provider.(SampleProviderWithContext)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -78,6 +79,11 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 	var opts SampleWriteOptions
 	var level uint8
 	for {
+		if replayer != nil {
+			for frame, ok := replayer.NextReplay(); ok; frame, ok = replayer.NextReplay() {
+				_ = s.writeReplay(frame)
+			}
+		}
 		var sample media.Sample
 		var err error
 		asked := time.Now()
@@ -97,10 +103,6 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 				onComplete()
 			}
 			return
-		}
-		if sample.Metadata == replayMarker {
-			_ = s.writeReplay(sample.Data)
-			continue
 		}
 		// A provider that kept us waiting has a gap in its media: the clock
 		// jumps and the schedule starts again from now. A loop that is late
