@@ -95,10 +95,7 @@ func (p *LocalParticipant) PublishTrackWithContext(ctx context.Context, track we
 // connection and records it. A full reconnect runs it again for every
 // publication.
 func (p *LocalParticipant) publish(ctx context.Context, pub *LocalTrackPublication) error {
-	log := p.room.ownLogger()
-	pub.mu.Lock()
-	pub.log = log
-	pub.mu.Unlock()
+	pub.setLogger(p.room.ownLogger())
 	req := proto.Clone(pub.req).(*livekit.AddTrackRequest)
 	req.Muted = pub.IsMuted()
 	info, err := p.engine.addTrack(ctx, req)
@@ -106,13 +103,8 @@ func (p *LocalParticipant) publish(ctx context.Context, pub *LocalTrackPublicati
 		return err
 	}
 	pub.updateInfo(info)
-	pub.mu.RLock()
-	layers, first := pub.layers, pub.trackLocal
-	pub.mu.RUnlock()
-	if len(layers) > 0 {
-		first = layers[0]
-	}
-	transceiver, err := p.engine.addTransceiver(first, layers[min(1, len(layers)):])
+	first, more := pub.senderTracks()
+	transceiver, err := p.engine.addTransceiver(first, more)
 	if err != nil {
 		return err
 	}

@@ -327,6 +327,31 @@ type LocalTrackPublication struct {
 	log        *logr.Logger // the room's, once published
 }
 
+// setLogger gives the publication its room's logger (nil: the package's).
+func (p *LocalTrackPublication) setLogger(l *logr.Logger) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.log = l
+}
+
+// setInfo records the server's latest description of the track.
+func (p *LocalTrackPublication) setInfo(info *livekit.TrackInfo) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.info = info
+}
+
+// senderTracks returns the track a sender is made with (the lowest
+// simulcast layer, or the one track) and the further simulcast layers.
+func (p *LocalTrackPublication) senderTracks() (first webrtc.TrackLocal, more []*LocalSampleTrack) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if len(p.layers) > 0 {
+		return p.layers[0], p.layers[1:]
+	}
+	return p.trackLocal, nil
+}
+
 func (p *LocalTrackPublication) logger() logr.Logger {
 	p.mu.RLock()
 	defer p.mu.RUnlock()

@@ -146,9 +146,7 @@ func (r *Room) applyLocalInfo(pi *livekit.ParticipantInfo) {
 	r.emitInfoChanges(changes, local)
 	for _, ti := range pi.Tracks {
 		if pub, _ := local.getPublication(ti.Sid).(*LocalTrackPublication); pub != nil {
-			pub.mu.Lock()
-			pub.info = ti
-			pub.mu.Unlock()
+			pub.setInfo(ti)
 		}
 	}
 }
