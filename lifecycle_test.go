@@ -201,7 +201,20 @@ func TestRoomLifecycleEveryCallReturns(t *testing.T) {
 		go func() { joined <- r.Join("ws://"+addr, info(srv, "r", "x"), loopback(t)...) }()
 		recv(t, accepted, lifecycleBound, "the join to dial")
 		within(t, lifecycleBound, "Disconnect during join", r.Disconnect)
-		require.Error(t, recv(t, joined, lifecycleBound, "Join to return"))
+		require.ErrorIs(t, recv(t, joined, lifecycleBound, "Join to return"), lksdk.ErrRoomClosed)
+		requireClosed(t, r, livekit.DisconnectReason_CLIENT_INITIATED)
+	})
+
+	t.Run("Disconnect during join, once the server answered", func(t *testing.T) {
+		noLeaks(t)
+		r := lksdk.CreateRoom(nil)
+		joined := make(chan error, 1)
+		go func() { joined <- r.Join(srv.URL, info(srv, lktest.RoomName(t), "x"), loopback(t)...) }()
+		eventually(t, lifecycleBound, func() bool { return r.LocalParticipant.SID() != "" }, "the join response")
+		within(t, lifecycleBound, "Disconnect during join", r.Disconnect)
+		if err := recv(t, joined, lifecycleBound, "Join to return"); err != nil {
+			require.ErrorIs(t, err, lksdk.ErrRoomClosed)
+		}
 		requireClosed(t, r, livekit.DisconnectReason_CLIENT_INITIATED)
 	})
 
@@ -294,6 +307,10 @@ func TestRoomLifecycleEveryCallReturns(t *testing.T) {
 				require.NoError(t, err)
 				join(t, srv, room, "bob", nil) // a subscriber, whose RTCP comes back
 			}
+		}},
+		{"OnReconnecting", func(t *testing.T, leave func()) (*lksdk.Room, func()) {
+			r, _ := connected(t, &lksdk.RoomCallback{OnReconnecting: leave})
+			return r, func() { r.Simulate(lksdk.SimulateSignalReconnect) }
 		}},
 		{"OnRTCP of a subscribed track", func(t *testing.T, leave func()) (*lksdk.Room, func()) {
 			var once sync.Once

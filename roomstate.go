@@ -250,7 +250,12 @@ func (r *Room) finishJoin(err error) error {
 		err = fmt.Errorf("%w: disconnected while joining", ErrRoomClosed)
 		_ = r.engine.sendLeave(r.DisconnectReason())
 	}
-	r.transition(stateClosing, livekit.DisconnectReason_JOIN_FAILURE)
+	if _, ok := r.transition(stateClosing, livekit.DisconnectReason_JOIN_FAILURE); !ok {
+		// Disconnect came first and cancelled the join.
+		if !errors.Is(err, ErrRoomClosed) {
+			err = fmt.Errorf("%w: disconnected while joining: %w", ErrRoomClosed, err)
+		}
+	}
 	r.logger().V(1).Info("join failed", "error", err.Error())
 	// Nothing of a failed join reaches the callbacks.
 	r.dispatcher.discardAndWait()
