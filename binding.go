@@ -16,6 +16,7 @@ import (
 // new binding on the new session; unpublishing and leaving close it.
 type trackBinding struct {
 	room        *Room
+	pub         *LocalTrackPublication
 	transceiver *webrtc.RTPTransceiver
 	tracks      []*LocalSampleTrack // sample tracks (simulcast layers), if any
 	readers     []*rtcpReader
@@ -35,27 +36,32 @@ type rtcpReader struct {
 // bindTrack makes the binding of pub's track, added to the publisher as
 // transceiver, and starts its RTCP readers.
 func (p *LocalParticipant) bindTrack(pub *LocalTrackPublication, transceiver *webrtc.RTPTransceiver) *trackBinding {
-	b := &trackBinding{room: p.room, transceiver: transceiver, tracks: pub.sampleTracks()}
+	b := &trackBinding{room: p.room, pub: pub, transceiver: transceiver, tracks: pub.sampleTracks()}
 	sender := transceiver.Sender()
 	if len(b.tracks) == 0 {
 		b.startReader(sender, "", nil)
 		return b
 	}
 	for _, st := range b.tracks {
-		st.attach(p.room, transceiver, func(ctx context.Context) error {
-			if err := p.engine.waitPublisherConnected(ctx); err != nil {
-				return err
-			}
-			if st.startOnSubscribe && st.kind == webrtc.RTPCodecTypeAudio {
-				return pub.subscribed.wait(ctx)
-			}
-			return nil
-		})
+		st.attach(b)
 		if st.claimRTCP(sender) {
 			b.startReader(sender, st.rid, st.handleRTCP)
 		}
 	}
 	return b
+}
+
+// waitReady blocks until the session can carry st's media (what is
+// written before is lost): the publisher connection is up and, for audio
+// that starts on subscription, someone subscribed.
+func (b *trackBinding) waitReady(ctx context.Context, st *LocalSampleTrack) error {
+	if err := b.room.engine.waitPublisherConnected(ctx); err != nil {
+		return err
+	}
+	if st.startOnSubscribe && st.kind == webrtc.RTPCodecTypeAudio {
+		return b.pub.subscribed.wait(ctx)
+	}
+	return nil
 }
 
 func (b *trackBinding) startReader(sender *webrtc.RTPSender, rid string, handle func([]rtcp.Packet)) {

@@ -108,9 +108,9 @@ type LocalSampleTrack struct {
 	writeDone    chan struct{}
 	writerMember *groupMember    // the writer's place in the room's goroutines
 	group        *goroutineGroup // of the room that published the track
-	// waitReady, when set, blocks until the track's connection can carry
-	// media: what is written before is lost.
-	waitReady func(ctx context.Context) error
+	// binding ties the track to the session it is published on, when it
+	// is published through a room.
+	binding *trackBinding
 
 	log      atomic.Pointer[logr.Logger] // the room's, once published
 	muted    atomic.Bool
@@ -361,15 +361,16 @@ func (s *LocalSampleTrack) claimRTCP(sender *webrtc.RTPSender) bool {
 	return true
 }
 
-// attach ties the track to a room's session: its writer goroutine belongs
-// to the room, and waits with waitReady until the connection can carry
+// attach ties the track to a binding on a room's session: its writer
+// goroutine belongs to the room, and waits until the session can carry
 // media.
-func (s *LocalSampleTrack) attach(room *Room, transceiver *webrtc.RTPTransceiver, waitReady func(context.Context) error) {
+func (s *LocalSampleTrack) attach(b *trackBinding) {
+	room := b.room
 	if l := room.ownLogger(); l != nil {
 		s.log.Store(l)
 	}
 	s.mu.Lock()
-	s.group, s.waitReady, s.transceiver = &room.goroutines, waitReady, transceiver
+	s.group, s.binding, s.transceiver = &room.goroutines, b, b.transceiver
 	s.mu.Unlock()
 }
 

@@ -58,9 +58,9 @@ func (s *LocalSampleTrack) StartWrite(provider SampleProvider, onComplete func()
 // accumulate.
 func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvider, onComplete func()) {
 	s.mu.RLock()
-	waitReady := s.waitReady
+	binding := s.binding
 	s.mu.RUnlock()
-	if waitReady != nil && waitReady(ctx) != nil {
+	if binding != nil && binding.waitReady(ctx, s) != nil {
 		return // unbound before the connection came up
 	}
 	if err := provider.OnBind(); err != nil {
