@@ -184,8 +184,7 @@ func (r *Room) JoinWithContext(ctx context.Context, url string, info ConnectInfo
 		return err
 	}
 	// A full reconnect joins again with a token of its own.
-	r.tokenSource = func() (string, error) { return NewJoinToken(info, grant, 0) }
-	return r.JoinWithTokenContext(ctx, url, token, opts...)
+	return r.join(ctx, url, token, func() (string, error) { return NewJoinToken(info, grant, 0) }, opts)
 }
 
 // JoinWithToken connects the room with a token, within 15 s.
@@ -199,6 +198,12 @@ func (r *Room) JoinWithToken(url string, token string, opts ...ConnectOption) er
 // failure nothing is left running, and the error says which phase failed
 // (see ConnectError).
 func (r *Room) JoinWithTokenContext(ctx context.Context, url, token string, opts ...ConnectOption) error {
+	return r.join(ctx, url, token, nil, opts)
+}
+
+// join connects the room; tokenSource, when set, mints the token of a full
+// reconnect.
+func (r *Room) join(ctx context.Context, url, token string, tokenSource func() (string, error), opts []ConnectOption) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := r.startJoin(cancel); err != nil {
@@ -213,7 +218,7 @@ func (r *Room) JoinWithTokenContext(ctx context.Context, url, token string, opts
 	params.engine.noReconnect = !params.Reconnect
 	r.callback.Merge(params.Callback) // no callback runs before the join
 	r.lock.Lock()
-	r.params = params
+	r.params, r.tokenSource = params, tokenSource
 	if params.logger != nil {
 		r.log = *params.logger // else the package's, as it is at each line
 	}

@@ -91,8 +91,11 @@ func (r *Room) failed(reason DisconnectReason) { r.beginClose(reason, false) }
 func (r *Room) beforeCloseTransports() { r.LocalParticipant.stopRTCPReaders() }
 
 func (r *Room) freshToken() (string, error) {
-	if r.tokenSource == nil {
+	r.lock.RLock()
+	source := r.tokenSource
+	r.lock.RUnlock()
+	if source == nil {
 		return "", nil
 	}
-	return r.tokenSource()
+	return source()
 }
