@@ -173,10 +173,10 @@ func (e *RTCEngine) JoinContext(ctx context.Context, url, token string) (*liveki
 		return nil, &ConnectError{Phase: PhaseICE, Err: err}
 	}
 	e.client.OnResponse = func(res *livekit.SignalResponse) {
-		e.loop.post(func() { e.handleResponse(res) })
+		e.post(func() { e.handleResponse(res) })
 	}
 	e.client.OnCloseWithError = func(err error) {
-		e.loop.post(func() {
+		e.post(func() {
 			e.startRecovery(recoverResume, livekit.ReconnectReason_RR_SIGNAL_DISCONNECTED, fmt.Errorf("signal connection lost: %w", err))
 		})
 	}
@@ -242,7 +242,7 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 	e.watchTransport(sub, livekit.SignalTarget_SUBSCRIBER, e.subscriberConnected)
 
 	sub.pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-		e.loop.post(func() {
+		e.post(func() {
 			if e.transport(livekit.SignalTarget_SUBSCRIBER) != sub {
 				return // a track of a session that was replaced
 			}
@@ -341,7 +341,7 @@ func (e *RTCEngine) watchTransport(t *PCTransport, target livekit.SignalTarget, 
 				return // a connection of a session that was replaced
 			}
 			connected.reset()
-			e.loop.post(func() {
+			e.post(func() {
 				if e.transport(target) == t {
 					e.startRecovery(recoverResume, reconnectReasonFor(target), fmt.Errorf("%s peer connection failed", target))
 				}

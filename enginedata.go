@@ -17,7 +17,7 @@ func (e *RTCEngine) receiveData(dc *webrtc.DataChannel) {
 			e.logger().V(1).Info("could not decode data packet", "channel", dc.Label(), "error", err)
 			return
 		}
-		e.loop.post(func() { e.handleData(dp) })
+		e.post(func() { e.handleData(dp) })
 	})
 }
 
