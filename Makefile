@@ -66,6 +66,8 @@ clean:
 FUZZTIME ?= 20s
 FUZZMINIMIZETIME ?= 5s
 FUZZ_TARGETS += \
+	./internal/codec:FuzzSplitAnnexB \
+	./internal/codec:FuzzReadLEB128 \
 	./internal/mediaparse:FuzzIVFReader \
 	./internal/mediaparse:FuzzAnnexBReader \
 	./internal/mediaparse:FuzzParseSPS \

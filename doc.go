@@ -27,8 +27,22 @@
 // returns at once; the room finishes closing when the callback returns). A
 // slow callback delays the callbacks after it, not the connection.
 //
+// A room's life is one state machine: new, connecting, connected (and
+// reconnecting while a lost connection is recovered), closing, closed. A
+// failed or cancelled join ends in closed. [Room.Disconnect] is defined in
+// every state and may be called any number of times, from any goroutine:
+// before Join it closes the room, during Join it cancels the join. Called
+// from anything the SDK calls (callbacks, a provider's OnWriteComplete, an
+// RTCP handler, [RemoteTrackPublication.OnRTCP]) it returns at once and the
+// room finishes closing when that function returns. [Room.Done],
+// [Room.ConnectionState] and [Room.DisconnectReason] always agree.
+//
 // Every goroutine a room starts ends before Disconnect returns, and a failed
-// connect leaves none running. Blocking calls have a variant taking a
+// connect leaves none running. Closing a published track first unblocks its
+// sample provider (Close, if it has one, and the cancellation of the
+// context of [SampleProviderWithContext]) and then waits for its writer; a
+// provider that ignores both is given half a second and then left to return
+// by itself. Blocking calls have a variant taking a
 // context ([Room.JoinWithContext], [LocalParticipant.PublishTrackWithContext],
 // [LocalParticipant.PublishDataPacket]); the v0.10 names use bounded
 // timeouts.
@@ -62,5 +76,7 @@
 //
 // The SDK logs through a [github.com/go-logr/logr.Logger] set with
 // [SetLogger]. By default it writes errors and important events to the
-// standard library's log package.
+// standard library's log package. A room given its own logger with
+// [WithLogger] logs every line of its own through it: joining, recovering,
+// leaving, its peer connections and its tracks.
 package lksdk

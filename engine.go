@@ -7,9 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/webrtc/v3"
-	"google.golang.org/protobuf/proto"
 )
 
 const (
@@ -66,8 +66,8 @@ type RTCEngine struct {
 	episode     *episode
 	leaving     bool // the room is closing: no more recovery
 
-	state atomic.Int32 // a ConnectionState
-	hooks recoveryHooks
+	state   atomic.Int32 // a ConnectionState
+	handler engineHandler
 
 	loop *serialQueue
 
@@ -86,13 +86,6 @@ type RTCEngine struct {
 
 	dataMu      sync.Mutex
 	reliableSeq uint32
-
-	// Hooks of the Room, called on the engine's goroutine.
-	onJoin            func(join *livekit.JoinResponse)
-	onSubscriberOffer func(offer webrtc.SessionDescription, transceivers []*webrtc.RTPTransceiver)
-	onResponse        func(res *livekit.SignalResponse)
-	onTrack           func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
-	onData            func(dp *livekit.DataPacket)
 }
 
 // episode is one recovery of a lost connection.
@@ -111,17 +104,27 @@ type engineOptions struct {
 	transportPolicy  webrtc.ICETransportPolicy
 	autoSubscribe    bool
 	reconnectTimeout time.Duration
+	noReconnect      bool        // a lost connection ends the room
+	log              logr.Logger // every line the engine logs; the package's when unset
 }
 
 // NewRTCEngine returns an engine that is not connected.
 func NewRTCEngine() *RTCEngine {
-	return newRTCEngine(engineOptions{autoSubscribe: true})
+	return newRTCEngine(engineOptions{autoSubscribe: true}, nil)
 }
 
-func newRTCEngine(opts engineOptions) *RTCEngine {
+// newRTCEngine returns an engine that tells h of what happens (nothing but
+// its callback fields when h is nil).
+func newRTCEngine(opts engineOptions, h engineHandler) *RTCEngine {
+	if h == nil {
+		h = noHandler{}
+	}
+	client := NewSignalClient()
+	client.log = opts.log
 	return &RTCEngine{
-		client:              NewSignalClient(),
+		client:              client,
 		opts:                opts,
+		handler:             h,
 		trackPublishedCh:    make(chan *livekit.TrackPublishedResponse, 32),
 		pendingTracks:       map[string]chan *livekit.TrackInfo{},
 		pendingRequests:     map[uint32]chan *livekit.RequestResponse{},
@@ -159,20 +162,21 @@ func (e *RTCEngine) JoinContext(ctx context.Context, url, token string) (*liveki
 	e.mu.Lock()
 	e.join, e.url, e.token, e.sid = join, url, token, join.Participant.GetSid()
 	e.mu.Unlock()
-	e.loop = newSerialQueue()
-	if e.onJoin != nil {
-		e.loop.post(func() { e.onJoin(join) })
-	}
+	loop := newSerialQueue()
+	e.mu.Lock()
+	e.loop = loop
+	e.mu.Unlock()
+	loop.post(func() { e.handler.joined(join) })
 
 	if err := e.createTransports(join); err != nil {
 		e.Close()
 		return nil, &ConnectError{Phase: PhaseICE, Err: err}
 	}
 	e.client.OnResponse = func(res *livekit.SignalResponse) {
-		e.loop.post(func() { e.handleResponse(res) })
+		e.post(func() { e.handleResponse(res) })
 	}
 	e.client.OnCloseWithError = func(err error) {
-		e.loop.post(func() {
+		e.post(func() {
 			e.startRecovery(recoverResume, livekit.ReconnectReason_RR_SIGNAL_DISCONNECTED, fmt.Errorf("signal connection lost: %w", err))
 		})
 	}
@@ -216,11 +220,11 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 		}
 	}
 	cfg := e.rtcConfiguration(join)
-	pub, err := newPCTransport(api, cfg)
+	pub, err := newPCTransport(api, cfg, e.opts.log)
 	if err != nil {
 		return err
 	}
-	sub, err := newPCTransport(api, cfg)
+	sub, err := newPCTransport(api, cfg, e.opts.log)
 	if err != nil {
 		_ = pub.Close()
 		return err
@@ -231,20 +235,18 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 
 	pub.OnOffer = func(sd webrtc.SessionDescription) {
 		if err := e.client.SendOffer(sd); err != nil {
-			getLogger().V(1).Info("could not send offer", "error", err)
+			e.logger().V(1).Info("could not send offer", "error", err)
 		}
 	}
 	e.watchTransport(pub, livekit.SignalTarget_PUBLISHER, e.publisherConnected)
 	e.watchTransport(sub, livekit.SignalTarget_SUBSCRIBER, e.subscriberConnected)
 
 	sub.pc.OnTrack(func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-		e.loop.post(func() {
+		e.post(func() {
 			if e.transport(livekit.SignalTarget_SUBSCRIBER) != sub {
 				return // a track of a session that was replaced
 			}
-			if e.onTrack != nil {
-				e.onTrack(track, receiver)
-			}
+			e.handler.mediaTrack(track, receiver)
 			if e.OnMediaTrack != nil {
 				e.OnMediaTrack(track, receiver)
 			}
@@ -324,11 +326,11 @@ func (e *RTCEngine) watchTransport(t *PCTransport, target livekit.SignalTarget, 
 			return
 		}
 		if err := e.client.SendICECandidate(c.ToJSON(), target); err != nil {
-			getLogger().V(1).Info("could not send ICE candidate", "error", err)
+			e.logger().V(1).Info("could not send ICE candidate", "error", err)
 		}
 	})
 	t.pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
-		getLogger().V(1).Info("peer connection state", "target", target, "state", state)
+		e.logger().V(1).Info("peer connection state", "target", target, "state", state)
 		switch state {
 		case webrtc.PeerConnectionStateConnected:
 			if e.transport(target) == t {
@@ -339,7 +341,7 @@ func (e *RTCEngine) watchTransport(t *PCTransport, target livekit.SignalTarget, 
 				return // a connection of a session that was replaced
 			}
 			connected.reset()
-			e.loop.post(func() {
+			e.post(func() {
 				if e.transport(target) == t {
 					e.startRecovery(recoverResume, reconnectReasonFor(target), fmt.Errorf("%s peer connection failed", target))
 				}
@@ -350,105 +352,6 @@ func (e *RTCEngine) watchTransport(t *PCTransport, target livekit.SignalTarget, 
 			}
 		}
 	})
-}
-
-// receiveData hands each DataPacket that arrives on dc to the engine loop.
-func (e *RTCEngine) receiveData(dc *webrtc.DataChannel) {
-	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
-		dp := &livekit.DataPacket{}
-		if err := proto.Unmarshal(msg.Data, dp); err != nil {
-			getLogger().V(1).Info("could not decode data packet", "channel", dc.Label(), "error", err)
-			return
-		}
-		e.loop.post(func() { e.handleData(dp) })
-	})
-}
-
-func (e *RTCEngine) handleData(dp *livekit.DataPacket) {
-	if e.onData != nil {
-		e.onData(dp)
-	}
-	if user := dp.GetUser(); user != nil && e.OnDataReceived != nil {
-		e.OnDataReceived(user)
-	}
-}
-
-// handleResponse applies one signal response; it runs on the engine loop.
-func (e *RTCEngine) handleResponse(res *livekit.SignalResponse) {
-	switch m := res.Message.(type) {
-	case *livekit.SignalResponse_Offer:
-		e.handleOffer(m.Offer)
-		return
-	case *livekit.SignalResponse_Answer:
-		if pub := e.transport(livekit.SignalTarget_PUBLISHER); pub != nil {
-			if err := pub.SetRemoteDescription(FromProtoSessionDescription(m.Answer)); err != nil {
-				getLogger().Error(err, "could not apply the publisher answer")
-			}
-		}
-		return
-	case *livekit.SignalResponse_Trickle:
-		if t := e.transport(m.Trickle.Target); t != nil {
-			if err := t.AddICECandidate(FromProtoTrickle(m.Trickle)); err != nil {
-				getLogger().V(1).Info("could not add ICE candidate", "error", err)
-			}
-		}
-		return
-	case *livekit.SignalResponse_TrackPublished:
-		e.resolveTrack(m.TrackPublished.Cid, m.TrackPublished.Track)
-		select {
-		case e.trackPublishedCh <- m.TrackPublished:
-		default:
-		}
-	case *livekit.SignalResponse_RequestResponse:
-		e.resolveRequest(m.RequestResponse)
-	case *livekit.SignalResponse_RefreshToken:
-		e.mu.Lock()
-		e.token = m.RefreshToken
-		e.mu.Unlock()
-	case *livekit.SignalResponse_Update:
-		if e.OnParticipantUpdate != nil {
-			e.OnParticipantUpdate(m.Update.Participants)
-		}
-	case *livekit.SignalResponse_SpeakersChanged:
-		if e.OnSpeakersChanged != nil {
-			e.OnSpeakersChanged(m.SpeakersChanged.Speakers)
-		}
-	case *livekit.SignalResponse_ConnectionQuality:
-		if e.OnConnectionQuality != nil {
-			e.OnConnectionQuality(m.ConnectionQuality.Updates)
-		}
-	case *livekit.SignalResponse_RoomUpdate:
-		if e.OnRoomUpdate != nil {
-			e.OnRoomUpdate(m.RoomUpdate.Room)
-		}
-	}
-	if e.onResponse != nil {
-		e.onResponse(res)
-	}
-}
-
-// handleOffer answers a subscriber offer.
-func (e *RTCEngine) handleOffer(offer *livekit.SessionDescription) {
-	sub := e.transport(livekit.SignalTarget_SUBSCRIBER)
-	if sub == nil {
-		return
-	}
-	sd := FromProtoSessionDescription(offer)
-	if err := sub.SetRemoteDescription(sd); err != nil {
-		getLogger().Error(err, "could not apply the subscriber offer")
-		return
-	}
-	if e.onSubscriberOffer != nil {
-		e.onSubscriberOffer(sd, sub.pc.GetTransceivers())
-	}
-	answer, err := sub.CreateAnswer()
-	if err != nil {
-		getLogger().Error(err, "could not answer the subscriber offer")
-		return
-	}
-	if err := e.client.sendSDP(answer, offer.Id, false); err != nil {
-		getLogger().V(1).Info("could not send answer", "error", err)
-	}
 }
 
 func (e *RTCEngine) transport(target livekit.SignalTarget) *PCTransport {
@@ -470,7 +373,7 @@ func (e *RTCEngine) waitServerData(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, serverDataWait)
 	defer cancel()
 	if err := e.serverDataOpen.wait(ctx); err != nil {
-		getLogger().V(1).Info("the server's data channel did not open", "error", err.Error())
+		e.logger().V(1).Info("the server's data channel did not open", "error", err.Error())
 	}
 }
 
@@ -495,134 +398,6 @@ func (e *RTCEngine) ensurePublisherConnected(ctx context.Context) error {
 	return nil
 }
 
-// addTrack asks the server to accept a track and waits for its answer.
-func (e *RTCEngine) addTrack(ctx context.Context, req *livekit.AddTrackRequest) (*livekit.TrackInfo, error) {
-	ch := make(chan *livekit.TrackInfo, 1)
-	e.pendingMu.Lock()
-	if _, dup := e.pendingTracks[req.Cid]; dup {
-		e.pendingMu.Unlock()
-		return nil, fmt.Errorf("lksdk: track %q is already being published", req.Cid)
-	}
-	e.pendingTracks[req.Cid] = ch
-	e.pendingMu.Unlock()
-	defer func() {
-		e.pendingMu.Lock()
-		delete(e.pendingTracks, req.Cid)
-		e.pendingMu.Unlock()
-	}()
-	if err := e.client.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_AddTrack{AddTrack: req}}); err != nil {
-		return nil, err
-	}
-	select {
-	case info := <-ch:
-		if info == nil {
-			return nil, fmt.Errorf("lksdk: the server refused track %q", req.Cid)
-		}
-		return info, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %w", ErrTrackPublishTimeout, ctx.Err())
-	}
-}
-
-func (e *RTCEngine) resolveTrack(cid string, info *livekit.TrackInfo) {
-	e.pendingMu.Lock()
-	ch := e.pendingTracks[cid]
-	e.pendingMu.Unlock()
-	if ch != nil {
-		select {
-		case ch <- info:
-		default:
-		}
-	}
-}
-
-// sendRequestAndWait sends a request that the server answers with a
-// RequestResponse carrying its id, and waits for that answer.
-func (e *RTCEngine) sendRequestAndWait(ctx context.Context, build func(id uint32) *livekit.SignalRequest) (*livekit.RequestResponse, error) {
-	id := e.requestID.Add(1)
-	ch := make(chan *livekit.RequestResponse, 1)
-	e.pendingMu.Lock()
-	e.pendingRequests[id] = ch
-	e.pendingMu.Unlock()
-	defer func() {
-		e.pendingMu.Lock()
-		delete(e.pendingRequests, id)
-		e.pendingMu.Unlock()
-	}()
-	if err := e.client.SendRequest(build(id)); err != nil {
-		return nil, err
-	}
-	select {
-	case res := <-ch:
-		return res, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (e *RTCEngine) resolveRequest(res *livekit.RequestResponse) {
-	e.pendingMu.Lock()
-	ch := e.pendingRequests[res.RequestId]
-	e.pendingMu.Unlock()
-	if ch != nil {
-		select {
-		case ch <- res:
-		default:
-		}
-		return
-	}
-	if add := res.GetAddTrack(); add != nil && res.Reason != livekit.RequestResponse_OK {
-		// A refused AddTrackRequest has no request id: match it by cid.
-		getLogger().Info("server refused track", "cid", add.Cid, "reason", res.Reason, "message", res.Message)
-		e.resolveTrack(add.Cid, nil)
-	}
-}
-
-// publishData sends dp on the channel its kind asks for, connecting the
-// publisher first if needed.
-func (e *RTCEngine) publishData(ctx context.Context, dp *livekit.DataPacket) error {
-	if err := e.ensurePublisherConnected(ctx); err != nil {
-		return err
-	}
-	reliable := dp.Kind == livekit.DataPacket_RELIABLE
-	open := e.lossyOpen
-	if reliable {
-		open = e.reliableOpen
-	}
-	if err := open.wait(ctx); err != nil {
-		return fmt.Errorf("%w: data channel not open: %w", ErrConnectionTimeout, err)
-	}
-	e.mu.Lock()
-	dc := e.lossyDC
-	if reliable {
-		dc = e.reliableDC
-	}
-	e.mu.Unlock()
-
-	e.dataMu.Lock()
-	defer e.dataMu.Unlock()
-	if reliable {
-		// Wait for the send buffer to drain rather than let it grow.
-		for dc.BufferedAmount() > dataBufferHigh {
-			select {
-			case <-e.reliableLow:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		e.reliableSeq++
-		dp.Sequence = e.reliableSeq
-	}
-	payload, err := proto.Marshal(dp)
-	if err != nil {
-		return err
-	}
-	if len(payload) > maxDataPacketSize {
-		return fmt.Errorf("%w: %d bytes encoded, at most %d", ErrDataTooLarge, len(payload), maxDataPacketSize)
-	}
-	return dc.Send(payload)
-}
-
 // IsConnected reports whether the signal connection and the primary peer
 // connection are up.
 func (e *RTCEngine) IsConnected() bool {
@@ -644,6 +419,23 @@ func (e *RTCEngine) TrackPublishedChan() <-chan *livekit.TrackPublishedResponse 
 	return e.trackPublishedCh
 }
 
+// logger returns the room's logger, or the package's (SetLogger) when the
+// room has none of its own.
+func (e *RTCEngine) logger() logr.Logger {
+	if e.opts.log.GetSink() == nil {
+		return getLogger()
+	}
+	return e.opts.log
+}
+
+// onLoop reports whether the caller runs on the engine's loop.
+func (e *RTCEngine) onLoop() bool {
+	e.mu.Lock()
+	loop := e.loop
+	e.mu.Unlock()
+	return loop != nil && loop.onQueue()
+}
+
 // Close closes the connections and stops the engine's goroutines. It does
 // not tell the server; Room.Disconnect does.
 func (e *RTCEngine) Close() {
@@ -659,53 +451,10 @@ func (e *RTCEngine) Close() {
 	e.state.Store(int32(ConnectionStateDisconnected))
 	e.client.Close()
 	e.closeTransports()
-	if e.loop != nil {
-		e.loop.closeAndWait()
-	}
-}
-
-// stateFlag is a condition that goroutines can wait for: set, or not yet.
-type stateFlag struct {
-	mu sync.Mutex
-	ch chan struct{} // closed while set
-	on bool
-}
-
-func newStateFlag() *stateFlag { return &stateFlag{ch: make(chan struct{})} }
-
-func (f *stateFlag) set() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.on {
-		f.on = true
-		close(f.ch)
-	}
-}
-
-func (f *stateFlag) reset() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.on {
-		f.on = false
-		f.ch = make(chan struct{})
-	}
-}
-
-func (f *stateFlag) isSet() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.on
-}
-
-// wait returns nil once the flag is set, or ctx's error.
-func (f *stateFlag) wait(ctx context.Context) error {
-	f.mu.Lock()
-	ch := f.ch
-	f.mu.Unlock()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	e.mu.Lock()
+	loop := e.loop
+	e.mu.Unlock()
+	if loop != nil {
+		loop.closeAndWait()
 	}
 }

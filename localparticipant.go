@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/livekit"
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v3"
 	"google.golang.org/protobuf/proto"
 )
@@ -96,6 +95,7 @@ func (p *LocalParticipant) PublishTrackWithContext(ctx context.Context, track we
 // connection and records it. A full reconnect runs it again for every
 // publication.
 func (p *LocalParticipant) publish(ctx context.Context, pub *LocalTrackPublication) error {
+	pub.setLogger(p.room.ownLogger())
 	req := proto.Clone(pub.req).(*livekit.AddTrackRequest)
 	req.Muted = pub.IsMuted()
 	info, err := p.engine.addTrack(ctx, req)
@@ -103,46 +103,15 @@ func (p *LocalParticipant) publish(ctx context.Context, pub *LocalTrackPublicati
 		return err
 	}
 	pub.updateInfo(info)
-	publisher := p.engine.transport(livekit.SignalTarget_PUBLISHER)
-	if publisher == nil {
-		return ErrNotConnected
-	}
-	pub.mu.RLock()
-	layers, first := pub.layers, pub.trackLocal
-	pub.mu.RUnlock()
-	if len(layers) > 0 {
-		first = layers[0]
-	}
-	transceiver, err := publisher.pc.AddTransceiverFromTrack(first, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	first, more := pub.senderTracks()
+	transceiver, err := p.engine.addTransceiver(first, more)
 	if err != nil {
-		return fmt.Errorf("lksdk: adding track to the publisher: %w", err)
+		return err
 	}
-	for _, t := range layers[min(1, len(layers)):] {
-		if err := transceiver.Sender().AddEncoding(t); err != nil {
-			return fmt.Errorf("lksdk: adding simulcast layer %s: %w", t.rid, err)
-		}
-	}
-	var stops []func()
-	switch {
-	case len(layers) > 0:
-		for _, t := range layers {
-			stops = append(stops, p.attachSampleTrack(t, pub, transceiver))
-		}
-	default:
-		if st, ok := first.(*LocalSampleTrack); ok {
-			stops = append(stops, p.attachSampleTrack(st, pub, transceiver))
-		} else {
-			stops = append(stops, p.readSenderRTCP(transceiver.Sender(), "", nil))
-		}
-	}
-	pub.mu.Lock()
-	pub.transceiver, pub.sender, pub.rtcpStops = transceiver, transceiver.Sender(), stops
-	pub.mu.Unlock()
+	pub.setBinding(p.bindTrack(pub, transceiver))
 	p.mu.Lock()
 	p.tracks[info.Sid] = pub
 	p.mu.Unlock()
-	p.engine.negotiatePublisher()
-	publisher.Negotiate()
 	return nil
 }
 
@@ -165,25 +134,6 @@ func (p *LocalParticipant) republish(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// attachSampleTrack ties a published sample track to the room: its writer
-// goroutine and its RTCP reader end before the room is closed.
-func (p *LocalParticipant) attachSampleTrack(st *LocalSampleTrack, pub *LocalTrackPublication, transceiver *webrtc.RTPTransceiver) (stopRTCP func()) {
-	st.mu.Lock()
-	st.group = &p.room.goroutines
-	st.waitReady = func(ctx context.Context) error {
-		if err := p.engine.publisherConnected.wait(ctx); err != nil {
-			return err
-		}
-		if st.startOnSubscribe && st.kind == webrtc.RTPCodecTypeAudio {
-			return pub.subscribed.wait(ctx)
-		}
-		return nil
-	}
-	st.mu.Unlock()
-	st.setTransceiver(transceiver)
-	return p.readSenderRTCP(transceiver.Sender(), st.rid, st.handleRTCP)
 }
 
 // PublishSimulcastTrack publishes the layers of one video as a simulcast
@@ -253,50 +203,6 @@ func (p *LocalParticipant) PublishSimulcastTrackWithContext(ctx context.Context,
 	return pub, nil
 }
 
-// readSenderRTCP reads the RTCP the server sends about a published track (of
-// the simulcast layer rid, if set), as pion needs for its interceptors
-// (NACK, reports) to work, and passes it to handle if set. It returns a
-// function to call before the sender is stopped: pion v3's simulcast RTCP
-// read loop races with Stop.
-func (p *LocalParticipant) readSenderRTCP(sender *webrtc.RTPSender, rid string, handle func([]rtcp.Packet)) (stop func()) {
-	if !p.room.goroutines.add() {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		defer p.room.goroutines.done()
-		defer close(done)
-		for {
-			var pkts []rtcp.Packet
-			var err error
-			if rid != "" {
-				pkts, _, err = sender.ReadSimulcastRTCP(rid)
-			} else {
-				pkts, _, err = sender.ReadRTCP()
-			}
-			if err != nil {
-				return
-			}
-			if handle != nil {
-				handle(pkts)
-			}
-		}
-	}()
-	return func() {
-		// Only pion's simulcast read loop races with Stop, and only while
-		// packets flow; the deadline must not be set on a sender whose
-		// connection never came up (pion waits for it forever).
-		if rid == "" || !p.engine.publisherConnected.isSet() {
-			return
-		}
-		_ = sender.SetReadDeadlineSimulcast(time.Now(), rid)
-		select {
-		case <-done:
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
 // stopRTCPReaders stops the RTCP readers of every publication, before the
 // publisher connection is closed.
 func (p *LocalParticipant) stopRTCPReaders() {
@@ -314,21 +220,12 @@ func (p *LocalParticipant) UnpublishTrack(sid string) error {
 	p.mu.Lock()
 	delete(p.tracks, sid)
 	p.mu.Unlock()
-	pub.mu.RLock()
-	sender := pub.sender
-	pub.mu.RUnlock()
-	for _, st := range pub.sampleTracks() {
-		st.close()
+	b := pub.setBinding(nil)
+	if b == nil {
+		return nil
 	}
-	pub.stopRTCPReaders()
-	publisher := p.engine.transport(livekit.SignalTarget_PUBLISHER)
-	if sender != nil && publisher != nil {
-		if err := publisher.pc.RemoveTrack(sender); err != nil {
-			return fmt.Errorf("lksdk: removing track: %w", err)
-		}
-		publisher.Negotiate()
-	}
-	return nil
+	b.close()
+	return p.engine.removeTrack(b.transceiver.Sender())
 }
 
 // TrackPublications returns the local participant's publications.
@@ -452,17 +349,17 @@ func (p *LocalParticipant) updateMetadata(req *livekit.UpdateParticipantMetadata
 // GetPublisherPeerConnection returns the peer connection that sends media
 // and data.
 func (p *LocalParticipant) GetPublisherPeerConnection() *webrtc.PeerConnection {
-	if t := p.engine.transport(livekit.SignalTarget_PUBLISHER); t != nil {
-		return t.pc
+	if p.engine == nil {
+		return nil
 	}
-	return nil
+	return p.engine.peerConnection(livekit.SignalTarget_PUBLISHER)
 }
 
 // GetSubscriberPeerConnection returns the peer connection that receives
 // media and data.
 func (p *LocalParticipant) GetSubscriberPeerConnection() *webrtc.PeerConnection {
-	if t := p.engine.transport(livekit.SignalTarget_SUBSCRIBER); t != nil {
-		return t.pc
+	if p.engine == nil {
+		return nil
 	}
-	return nil
+	return p.engine.peerConnection(livekit.SignalTarget_SUBSCRIBER)
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -19,6 +20,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v3"
 	"github.com/pion/webrtc/v3/pkg/media"
+
+	"github.com/livekit/server-sdk-go/internal/codec"
 )
 
 const (
@@ -88,26 +91,30 @@ type LocalSampleTrack struct {
 
 	startOnSubscribe bool
 
-	mu          sync.RWMutex
-	bound       bool
-	ssrc        webrtc.SSRC
-	payloadType uint8
-	writer      webrtc.TrackLocalWriter
-	audioExt    uint8 // negotiated header extension ids, 0 when absent
-	midExt      uint8
-	ridExt      uint8
-	transceiver *webrtc.RTPTransceiver
-	onBind      func()
-	onUnbind    func()
-	provider    SampleProvider
-	cancelWrite context.CancelFunc
-	writeDone   chan struct{}
-	group       *goroutineGroup // of the room that published the track
-	// waitReady, when set, blocks until the track's connection can carry
-	// media: what is written before is lost.
-	waitReady func(ctx context.Context) error
+	mu           sync.RWMutex
+	bound        bool
+	ssrc         webrtc.SSRC
+	payloadType  uint8
+	writer       webrtc.TrackLocalWriter
+	audioExt     uint8 // negotiated header extension ids, 0 when absent
+	midExt       uint8
+	ridExt       uint8
+	transceiver  *webrtc.RTPTransceiver
+	rtcpSender   *webrtc.RTPSender // whose RTCP is read for this track
+	onBind       func()
+	onUnbind     func()
+	provider     SampleProvider
+	cancelWrite  context.CancelFunc
+	writeDone    chan struct{}
+	writerMember *groupMember    // the writer's place in the room's goroutines
+	group        *goroutineGroup // of the room that published the track
+	// binding ties the track to the session it is published on, when it
+	// is published through a room.
+	binding *trackBinding
 
-	muted atomic.Bool
+	log      atomic.Pointer[logr.Logger] // the room's, once published
+	muted    atomic.Bool
+	writerID atomic.Uint64 // the goroutine writing from the provider
 
 	samplesSent atomic.Int64
 	packetsSent atomic.Int64
@@ -165,24 +172,33 @@ func NewLocalSampleTrack(c webrtc.RTPCodecCapability, opts ...LocalSampleTrackOp
 	return s, nil
 }
 
+// packetizerFor returns the packetizer of the codec mime, with the codec's
+// kind and RTP clock rate from the codec table.
 func packetizerFor(mime string) (packetizer, webrtc.RTPCodecType, uint32, error) {
-	switch strings.ToLower(mime) {
-	case strings.ToLower(webrtc.MimeTypeVP8):
-		return &vp8Packetizer{}, webrtc.RTPCodecTypeVideo, 90000, nil
-	case strings.ToLower(webrtc.MimeTypeVP9):
-		return pionPacketizer{&codecs.VP9Payloader{}}, webrtc.RTPCodecTypeVideo, 90000, nil
-	case strings.ToLower(webrtc.MimeTypeAV1):
-		return pionPacketizer{&codecs.AV1Payloader{}}, webrtc.RTPCodecTypeVideo, 90000, nil
-	case strings.ToLower(webrtc.MimeTypeH264):
-		return &h264Packetizer{}, webrtc.RTPCodecTypeVideo, 90000, nil
-	case strings.ToLower(webrtc.MimeTypeOpus):
-		return opusPacketizer{}, webrtc.RTPCodecTypeAudio, 48000, nil
-	case strings.ToLower(webrtc.MimeTypePCMU), strings.ToLower(webrtc.MimeTypePCMA):
-		return pionPacketizer{&codecs.G711Payloader{}}, webrtc.RTPCodecTypeAudio, 8000, nil
-	case strings.ToLower(webrtc.MimeTypeG722):
-		return pionPacketizer{&codecs.G722Payloader{}}, webrtc.RTPCodecTypeAudio, 8000, nil
+	info, ok := codec.Lookup(mime)
+	if !ok {
+		return nil, 0, 0, fmt.Errorf("%w: %q", ErrUnsupportedFileType, mime)
 	}
-	return nil, 0, 0, fmt.Errorf("%w: %q", ErrUnsupportedFileType, mime)
+	var pk packetizer
+	switch info.MimeType {
+	case webrtc.MimeTypeVP8:
+		pk = &vp8Packetizer{}
+	case webrtc.MimeTypeVP9:
+		pk = pionPacketizer{&codecs.VP9Payloader{}}
+	case webrtc.MimeTypeAV1:
+		pk = pionPacketizer{&codecs.AV1Payloader{}}
+	case webrtc.MimeTypeH264:
+		pk = &h264Packetizer{}
+	case webrtc.MimeTypeOpus:
+		pk = opusPacketizer{}
+	case webrtc.MimeTypePCMU, webrtc.MimeTypePCMA:
+		pk = pionPacketizer{&codecs.G711Payloader{}}
+	case webrtc.MimeTypeG722:
+		pk = pionPacketizer{&codecs.G722Payloader{}}
+	default:
+		return nil, 0, 0, fmt.Errorf("%w: %q", ErrUnsupportedFileType, mime)
+	}
+	return pk, info.Kind, info.ClockRate, nil
 }
 
 func ridForQuality(q livekit.VideoQuality) string {
@@ -297,33 +313,65 @@ func (s *LocalSampleTrack) OnUnbind(f func()) {
 // SetTransceiver gives the track its transceiver and starts reading the RTCP
 // of its sender, for keyframe requests and WithRTCPHandler. Publishing with
 // LocalParticipant does this; call it when adding the track to a
-// PeerConnection of your own.
+// PeerConnection of your own. A sender's RTCP has one reader: calling it
+// for a sender the track already reads does nothing more.
 func (s *LocalSampleTrack) SetTransceiver(transceiver *webrtc.RTPTransceiver) {
-	s.setTransceiver(transceiver)
-	go s.readRTCP(transceiver.Sender())
-}
-
-func (s *LocalSampleTrack) setTransceiver(transceiver *webrtc.RTPTransceiver) {
 	s.mu.Lock()
 	s.transceiver = transceiver
 	s.mu.Unlock()
+	sender := transceiver.Sender()
+	if !s.claimRTCP(sender) {
+		return
+	}
+	go func() {
+		for {
+			var pkts []rtcp.Packet
+			var err error
+			if s.rid != "" {
+				pkts, _, err = sender.ReadSimulcastRTCP(s.rid)
+			} else {
+				pkts, _, err = sender.ReadRTCP()
+			}
+			if err != nil {
+				return
+			}
+			s.handleRTCP(pkts)
+		}
+	}()
 }
 
-// readRTCP reads the sender's RTCP for this track until the sender stops.
-func (s *LocalSampleTrack) readRTCP(sender *webrtc.RTPSender) {
-	for {
-		var pkts []rtcp.Packet
-		var err error
-		if s.rid != "" {
-			pkts, _, err = sender.ReadSimulcastRTCP(s.rid)
-		} else {
-			pkts, _, err = sender.ReadRTCP()
-		}
-		if err != nil {
-			return
-		}
-		s.handleRTCP(pkts)
+// logger returns the logger of the room the track is published in, or the
+// package's.
+func (s *LocalSampleTrack) logger() logr.Logger {
+	if l := s.log.Load(); l != nil {
+		return *l
 	}
+	return getLogger()
+}
+
+// claimRTCP reports whether the caller is the first to read sender's RTCP
+// for this track, and records it as read.
+func (s *LocalSampleTrack) claimRTCP(sender *webrtc.RTPSender) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rtcpSender == sender {
+		return false
+	}
+	s.rtcpSender = sender
+	return true
+}
+
+// attach ties the track to a binding on a room's session: its writer
+// goroutine belongs to the room, and waits until the session can carry
+// media.
+func (s *LocalSampleTrack) attach(b *trackBinding) {
+	room := b.room
+	if l := room.ownLogger(); l != nil {
+		s.log.Store(l)
+	}
+	s.mu.Lock()
+	s.group, s.binding, s.transceiver = &room.goroutines, b, b.transceiver
+	s.mu.Unlock()
 }
 
 // handleRTCP passes keyframe requests to the provider and every packet to
@@ -465,144 +513,6 @@ func (s *LocalSampleTrack) emit(payload []byte, last bool) {
 	}
 	s.packetsSent.Add(1)
 	s.bytesSent.Add(int64(n))
-}
-
-// StartWrite sends the samples of provider as they fall due, on a goroutine
-// of the track's, until the provider ends (onComplete is then called), the
-// track is unbound, or StartWrite is called again.
-func (s *LocalSampleTrack) StartWrite(provider SampleProvider, onComplete func()) error {
-	if provider == nil {
-		return errors.New("lksdk: StartWrite needs a provider")
-	}
-	s.mu.Lock()
-	if s.cancelWrite != nil {
-		s.cancelWrite()
-	}
-	prevDone := s.writeDone
-	ctx, cancel := context.WithCancel(context.Background())
-	s.provider, s.cancelWrite = provider, cancel
-	done := make(chan struct{})
-	s.writeDone = done
-	group := s.group
-	s.mu.Unlock()
-	if group != nil && !group.add() {
-		cancel()
-		close(done)
-		return ErrNotConnected
-	}
-	go func() {
-		defer close(done)
-		if group != nil {
-			defer group.done()
-		}
-		if prevDone != nil {
-			<-prevDone
-		}
-		s.writeLoop(ctx, provider, onComplete)
-	}()
-	return nil
-}
-
-// writeLoop paces the provider's samples on a monotonic schedule: sample n
-// is sent at start + the durations of samples 0..n-1, so lateness does not
-// accumulate.
-func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvider, onComplete func()) {
-	s.mu.RLock()
-	waitReady := s.waitReady
-	s.mu.RUnlock()
-	if waitReady != nil && waitReady(ctx) != nil {
-		return // unbound before the connection came up
-	}
-	if err := provider.OnBind(); err != nil {
-		getLogger().Error(err, "sample provider could not start", "track", s.id)
-		return
-	}
-	defer func() { _ = provider.OnUnbind() }()
-	audio, _ := provider.(AudioSampleProvider)
-	withCtx, _ := provider.(SampleProviderWithContext)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	start := time.Now()
-	var due time.Duration
-	var opts SampleWriteOptions
-	var level uint8
-	for {
-		var sample media.Sample
-		var err error
-		asked := time.Now()
-		if withCtx != nil {
-			sample, err = withCtx.NextSampleWithContext(ctx)
-		} else {
-			sample, err = provider.NextSample()
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				getLogger().Error(err, "sample provider failed", "track", s.id)
-			}
-			if onComplete != nil {
-				onComplete()
-			}
-			return
-		}
-		if sample.Metadata == replayMarker {
-			_ = s.writeReplay(sample.Data)
-			continue
-		}
-		// A provider that kept us waiting has a gap in its media: the clock
-		// jumps and the schedule starts again from now. A loop that is late
-		// only because it was not scheduled catches up instead.
-		paused := time.Since(asked) > pauseThreshold
-		if paused {
-			start = time.Now().Add(-due)
-		}
-		wopts := (*SampleWriteOptions)(nil)
-		if audio != nil {
-			level = audio.CurrentAudioLevel()
-			opts.AudioLevel = &level
-			wopts = &opts
-		}
-		if err := s.writeSample(sample, wopts, paused); err != nil {
-			getLogger().V(1).Info("could not write sample", "track", s.id, "error", err)
-		}
-		due += sample.Duration
-		if wait := time.Until(start.Add(due)); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-ctx.Done():
-				return
-			case <-timer.C:
-			}
-		}
-	}
-}
-
-// close stops writing and closes the provider if it can be closed.
-func (s *LocalSampleTrack) close() {
-	s.stopWrite()
-	s.mu.RLock()
-	p := s.provider
-	s.mu.RUnlock()
-	if c, ok := p.(io.Closer); ok {
-		_ = c.Close()
-	}
-}
-
-// stopWrite stops writing from a provider and waits for it to end.
-func (s *LocalSampleTrack) stopWrite() {
-	s.mu.Lock()
-	cancel, done := s.cancelWrite, s.writeDone
-	s.cancelWrite = nil
-	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	if done != nil {
-		<-done
-	}
 }
 
 // SampleTrackStats counts what a LocalSampleTrack has sent.

@@ -2,6 +2,8 @@ package lksdk
 
 import (
 	"github.com/pion/rtp"
+
+	"github.com/livekit/server-sdk-go/internal/codec"
 )
 
 // packetizer splits a frame into RTP payloads, each handed to the emitter
@@ -74,37 +76,28 @@ type h264Packetizer struct {
 	nals     [][]byte
 }
 
-const (
-	h264NALSPS    = 7
-	h264NALPPS    = 8
-	h264NALAUD    = 9
-	h264NALFiller = 12
-	h264STAPA     = 24
-	h264FUA       = 28
-)
-
 func (h *h264Packetizer) packetize(frame []byte, e emitter) {
 	if h.buf == nil {
 		h.buf = make([]byte, rtpMTU)
 	}
-	h.nals = splitAnnexB(frame, h.nals[:0])
+	h.nals = codec.SplitAnnexB(frame, h.nals[:0])
 	nals := h.nals
 	last := len(nals) - 1
 	for last >= 0 {
-		t := nals[last][0] & 0x1f
-		if t != h264NALSPS && t != h264NALPPS && t != h264NALAUD && t != h264NALFiller {
+		t := codec.NALType(nals[last][0])
+		if t != codec.NALSPS && t != codec.NALPPS && t != codec.NALAUD && t != codec.NALFiller {
 			break
 		}
 		last--
 	}
 	for i, nal := range nals {
-		switch nal[0] & 0x1f {
-		case h264NALAUD, h264NALFiller:
+		switch codec.NALType(nal[0]) {
+		case codec.NALAUD, codec.NALFiller:
 			continue
-		case h264NALSPS:
+		case codec.NALSPS:
 			h.sps = append(h.sps[:0], nal...)
 			continue
-		case h264NALPPS:
+		case codec.NALPPS:
 			h.pps = append(h.pps[:0], nal...)
 			continue
 		}
@@ -134,7 +127,7 @@ func (h *h264Packetizer) stapA() []byte {
 	b := h.buf[:1]
 	// F=0, NRI = the larger of the two, type 24.
 	nri := max(h.sps[0]&0x60, h.pps[0]&0x60)
-	b[0] = nri | h264STAPA
+	b[0] = nri | codec.NALSTAPA
 	for _, nal := range [][]byte{h.sps, h.pps} {
 		b = append(b, byte(len(nal)>>8), byte(len(nal)))
 		b = append(b, nal...)
@@ -148,14 +141,14 @@ func (h *h264Packetizer) emitNAL(nal []byte, lastOfAU bool, e emitter) {
 		return
 	}
 	header := nal[0]
-	indicator := header&0xe0 | h264FUA
+	indicator := header&0xe0 | codec.NALFUA
 	data := nal[1:]
 	chunk := rtpMTU - 2
 	for first := true; len(data) > 0; first = false {
 		n := min(chunk, len(data))
 		b := h.buf[:2+n]
 		b[0] = indicator
-		b[1] = header & 0x1f
+		b[1] = codec.NALType(header)
 		if first {
 			b[1] |= 0x80 // S
 		}
@@ -166,38 +159,4 @@ func (h *h264Packetizer) emitNAL(nal []byte, lastOfAU bool, e emitter) {
 		data = data[n:]
 		e.emit(b, lastOfAU && len(data) == 0)
 	}
-}
-
-// splitAnnexB appends to out the NAL units of an Annex-B stream (start codes
-// of three or four bytes), without their start codes.
-func splitAnnexB(data []byte, out [][]byte) [][]byte {
-	start := -1
-	i := 0
-	for i+2 < len(data) {
-		if data[i] == 0 && data[i+1] == 0 && data[i+2] == 1 {
-			if start >= 0 {
-				end := i
-				if end > start && data[end-1] == 0 {
-					end-- // the leading zero of a four-byte start code
-				}
-				if end > start {
-					out = append(out, data[start:end])
-				}
-			}
-			i += 3
-			start = i
-			continue
-		}
-		i++
-	}
-	if start < 0 {
-		if len(data) > 0 {
-			out = append(out, data) // a bare NAL unit
-		}
-		return out
-	}
-	if start < len(data) {
-		out = append(out, data[start:])
-	}
-	return out
 }

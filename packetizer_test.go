@@ -6,6 +6,8 @@ import (
 
 	"github.com/pion/rtp/codecs"
 	"github.com/stretchr/testify/require"
+
+	"github.com/livekit/server-sdk-go/internal/codec"
 )
 
 type collected struct {
@@ -101,7 +103,7 @@ func TestH264PacketizerRoundTrip(t *testing.T) {
 	// The parameter sets travelled together, in one STAP-A.
 	var c collected
 	h.packetize(annexB(sps, pps, idr), &c)
-	require.Equal(t, byte(h264STAPA), c.payloads[0][0]&0x1f)
+	require.Equal(t, byte(codec.NALSTAPA), codec.NALType(c.payloads[0][0]))
 }
 
 // annexB4 is what pion's depacketizer returns: each NAL behind 00 00 00 01.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v3"
@@ -189,7 +190,7 @@ func (p *RemoteTrackPublication) SetSubscribed(subscribed bool) error {
 	}
 	p.mu.Unlock()
 	sid, psid := p.SID(), p.participant.SID()
-	return room.engine.client.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Subscription{
+	return room.engine.sendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Subscription{
 		Subscription: &livekit.UpdateSubscription{
 			TrackSids: []string{sid},
 			Subscribe: subscribed,
@@ -251,7 +252,7 @@ func (p *RemoteTrackPublication) sendSettings() error {
 		settings.Quality = p.quality
 	}
 	p.mu.RUnlock()
-	return room.engine.client.SendUpdateTrackSettings(settings)
+	return room.engine.sendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_TrackSetting{TrackSetting: settings}})
 }
 
 // OnRTCP sets a function called with each RTCP packet the server sends about
@@ -273,11 +274,10 @@ func (p *RemoteTrackPublication) startRTCP() {
 	}
 	p.mu.Unlock()
 	room := p.participant.room
-	if !start || room == nil || !room.goroutines.add() {
+	if !start || room == nil {
 		return
 	}
-	go func() {
-		defer room.goroutines.done()
+	room.goroutines.start(func() {
 		for {
 			pkts, _, err := receiver.ReadRTCP()
 			if err != nil {
@@ -290,7 +290,7 @@ func (p *RemoteTrackPublication) startRTCP() {
 				cb(pkt)
 			}
 		}
-	}()
+	})
 }
 
 func (p *RemoteTrackPublication) setReceiver(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
@@ -315,17 +315,50 @@ func (p *RemoteTrackPublication) clearReceiver() *webrtc.TrackRemote {
 // LocalTrackPublication is a track the local participant published.
 type LocalTrackPublication struct {
 	trackPublicationBase
-	client      *SignalClient
-	trackLocal  webrtc.TrackLocal
-	sender      *webrtc.RTPSender
-	transceiver *webrtc.RTPTransceiver
-	opts        TrackPublicationOptions
-	simulcast   map[livekit.VideoQuality]*LocalSampleTrack
-	req         *livekit.AddTrackRequest // as first sent, to publish again
-	layers      []*LocalSampleTrack      // simulcast layers, lowest first
-	rtcpStops   []func()
+	client     *SignalClient
+	trackLocal webrtc.TrackLocal
+	binding    *trackBinding // on the current session; nil when unpublished
+	opts       TrackPublicationOptions
+	simulcast  map[livekit.VideoQuality]*LocalSampleTrack
+	req        *livekit.AddTrackRequest // as first sent, to publish again
+	layers     []*LocalSampleTrack      // simulcast layers, lowest first
 	// subscribed is set once the server says someone subscribed.
 	subscribed *stateFlag
+	log        *logr.Logger // the room's, once published
+}
+
+// setLogger gives the publication its room's logger (nil: the package's).
+func (p *LocalTrackPublication) setLogger(l *logr.Logger) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.log = l
+}
+
+// setInfo records the server's latest description of the track.
+func (p *LocalTrackPublication) setInfo(info *livekit.TrackInfo) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.info = info
+}
+
+// senderTracks returns the track a sender is made with (the lowest
+// simulcast layer, or the one track) and the further simulcast layers.
+func (p *LocalTrackPublication) senderTracks() (first webrtc.TrackLocal, more []*LocalSampleTrack) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if len(p.layers) > 0 {
+		return p.layers[0], p.layers[1:]
+	}
+	return p.trackLocal, nil
+}
+
+func (p *LocalTrackPublication) logger() logr.Logger {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.log != nil {
+		return *p.log
+	}
+	return getLogger()
 }
 
 // WaitForSubscriber returns once the server has reported a subscriber of
@@ -334,14 +367,30 @@ func (p *LocalTrackPublication) WaitForSubscriber(ctx context.Context) error {
 	return p.subscribed.wait(ctx)
 }
 
-// stopRTCPReaders stops the RTCP readers of the publication's sender.
-func (p *LocalTrackPublication) stopRTCPReaders() {
+// setBinding replaces the publication's binding and returns the one it had.
+func (p *LocalTrackPublication) setBinding(b *trackBinding) *trackBinding {
 	p.mu.Lock()
-	stops := p.rtcpStops
-	p.rtcpStops = nil
-	p.mu.Unlock()
-	for _, stop := range stops {
-		stop()
+	defer p.mu.Unlock()
+	old := p.binding
+	p.binding = b
+	return old
+}
+
+// stopRTCPReaders stops the RTCP readers of the publication's binding.
+func (p *LocalTrackPublication) stopRTCPReaders() {
+	p.mu.RLock()
+	b := p.binding
+	p.mu.RUnlock()
+	if b != nil {
+		b.stopRTCP()
+	}
+}
+
+// closeTracks stops the publication's sample tracks: their providers are
+// unblocked and their writers stopped.
+func (p *LocalTrackPublication) closeTracks() {
+	for _, st := range p.sampleTracks() {
+		st.close()
 	}
 }
 
@@ -421,7 +470,7 @@ func (p *LocalTrackPublication) SetMuted(muted bool) {
 		return
 	}
 	if err := p.client.SendMuteTrack(sid, muted); err != nil {
-		getLogger().Info("could not send mute", "track", sid, "error", err)
+		p.logger().Info("could not send mute", "track", sid, "error", err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/webrtc/v3"
 	"github.com/pion/webrtc/v3/pkg/media"
 
+	"github.com/livekit/server-sdk-go/internal/codec"
 	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
@@ -127,15 +128,13 @@ func ReaderTrackWithSampleTrackOptions(opts ...LocalSampleTrackOptions) func(pro
 // ErrUnsupportedFileType.
 func NewLocalFileTrack(file string, options ...ReaderSampleProviderOption) (*LocalSampleTrack, error) {
 	var mime string
-	switch strings.ToLower(filepath.Ext(file)) {
-	case ".ivf":
-		mime = "" // from the FourCC
-	case ".h264", ".264":
-		mime = webrtc.MimeTypeH264
-	case ".ogg", ".opus":
-		mime = webrtc.MimeTypeOpus
+	switch infos := codec.ForExtension(filepath.Ext(file)); len(infos) {
+	case 0:
+		return nil, fmt.Errorf("%w: %q (use %s)", ErrUnsupportedFileType, filepath.Ext(file), strings.Join(codec.Extensions(), ", "))
+	case 1:
+		mime = infos[0].MimeType
 	default:
-		return nil, fmt.Errorf("%w: %q (use .ivf, .h264, .264, .ogg or .opus)", ErrUnsupportedFileType, filepath.Ext(file))
+		mime = "" // a container of several codecs: its header says which
 	}
 	f, err := os.Open(file)
 	if err != nil {
@@ -165,42 +164,35 @@ func NewLocalReaderTrack(in io.ReadCloser, mime string, options ...ReaderSampleP
 	}
 	track.OnBind(func() {
 		if err := track.StartWrite(p, p.OnWriteComplete); err != nil {
-			getLogger().Info("could not start writing", "track", track.ID(), "error", err)
+			track.logger().Info("could not start writing", "track", track.ID(), "error", err)
 		}
 	})
 	return track, nil
 }
 
+// codecCapability is what a track of the codec mime offers.
 func codecCapability(mime string) webrtc.RTPCodecCapability {
-	switch strings.ToLower(mime) {
-	case strings.ToLower(webrtc.MimeTypeH264):
-		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
-			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
-	case strings.ToLower(webrtc.MimeTypeOpus):
-		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-			SDPFmtpLine: "minptime=10;useinbandfec=1"}
-	case strings.ToLower(webrtc.MimeTypeVP9):
-		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"}
-	default:
-		return webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}
+	if info, ok := codec.Lookup(mime); ok {
+		return info.Capability()
 	}
+	return webrtc.RTPCodecCapability{MimeType: mime}
 }
-
-var ivfMimes = map[string]string{"VP80": webrtc.MimeTypeVP8, "VP90": webrtc.MimeTypeVP9, "AV01": webrtc.MimeTypeAV1}
 
 // open reads the input's header and checks it holds what Mime says.
 func (p *ReaderSampleProvider) open() error {
 	mime := strings.ToLower(p.Mime)
+	info, _ := codec.Lookup(mime)
 	switch {
-	case mime == "" || mime == strings.ToLower(webrtc.MimeTypeVP8) || mime == strings.ToLower(webrtc.MimeTypeVP9) || mime == strings.ToLower(webrtc.MimeTypeAV1):
+	case mime == "" || info.FourCC != "":
 		r, h, err := mediaparse.NewIVFReader(p.reader)
 		if err != nil {
 			return fmt.Errorf("%w: reading IVF header: %w", ErrUnsupportedFileType, err)
 		}
-		fileMime, ok := ivfMimes[h.FourCC]
+		fileCodec, ok := codec.ByFourCC(h.FourCC)
 		if !ok {
 			return fmt.Errorf("%w: IVF with codec %q", ErrUnsupportedFileType, h.FourCC)
 		}
+		fileMime := fileCodec.MimeType
 		if mime != "" && mime != strings.ToLower(fileMime) {
 			return fmt.Errorf("%w: the IVF holds %s, not %s", ErrUnsupportedFileType, fileMime, p.Mime)
 		}
@@ -251,7 +243,7 @@ func (p *ReaderSampleProvider) closeLocked() error {
 // CurrentAudioLevel returns AudioLevel.
 func (p *ReaderSampleProvider) CurrentAudioLevel() uint8 { return p.AudioLevel }
 
-// RequestKeyFrame makes the next samples the current group of pictures
+// RequestKeyFrame makes NextReplay give the current group of pictures
 // again, from its keyframe.
 func (p *ReaderSampleProvider) RequestKeyFrame() {
 	if p.keyframeCheck != nil {
@@ -265,9 +257,6 @@ func (p *ReaderSampleProvider) NextSample() (media.Sample, error) {
 	defer p.mu.Unlock()
 	if p.closed {
 		return media.Sample{}, io.EOF
-	}
-	if s, ok := p.replayed(); ok {
-		return s, nil
 	}
 	sample, err := p.read()
 	if errors.Is(err, io.EOF) && p.loop {
@@ -283,14 +272,19 @@ func (p *ReaderSampleProvider) NextSample() (media.Sample, error) {
 	return sample, nil
 }
 
-// replayed returns the next frame of a replay, if one is under way or asked
-// for.
-func (p *ReaderSampleProvider) replayed() (media.Sample, bool) {
+// NextReplay returns the next frame of the group of pictures to send again,
+// once RequestKeyFrame asked for it; false when there is none (more).
+func (p *ReaderSampleProvider) NextReplay() ([]byte, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, false
+	}
 	if p.replayNext < 0 && p.replayReq.Swap(false) && len(p.gopFrames) > 0 && !p.gopTooBig {
 		p.replayNext = 0
 	}
 	if p.replayNext < 0 {
-		return media.Sample{}, false
+		return nil, false
 	}
 	i := p.replayNext
 	start := 0
@@ -302,7 +296,7 @@ func (p *ReaderSampleProvider) replayed() (media.Sample, bool) {
 	if p.replayNext == len(p.gopFrames) {
 		p.replayNext = -1
 	}
-	return media.Sample{Data: frame, Metadata: replayMarker}, true
+	return frame, true
 }
 
 // keep adds a video frame to the current group of pictures.

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/livekit/server-sdk-go/internal/codec"
 	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
@@ -93,7 +94,7 @@ func TestH264SamplesAreAccessUnits(t *testing.T) {
 	require.NoError(t, err)
 	// The first sample is the keyframe, its parameter sets with it.
 	var types []byte
-	for _, nal := range splitAnnexB(s.Data, nil) {
+	for _, nal := range codec.SplitAnnexB(s.Data, nil) {
 		types = append(types, nal[0]&0x1f)
 	}
 	require.Contains(t, types, byte(7))
@@ -110,17 +111,20 @@ func TestKeyFrameRequestReplaysTheGroupOfPictures(t *testing.T) {
 		require.NoError(t, err)
 		sent = append(sent, append([]byte(nil), s.Data...))
 	}
+	_, ok := p.NextReplay()
+	require.False(t, ok, "nothing to replay before a request")
 	p.RequestKeyFrame()
 	for i := 0; i < 10; i++ {
-		s, err := p.NextSample()
-		require.NoError(t, err)
-		require.Equal(t, replayMarker, s.Metadata, "replayed frame %d", i)
-		require.Equal(t, sent[i], s.Data, "replayed frame %d", i)
+		frame, ok := p.NextReplay()
+		require.True(t, ok, "replayed frame %d", i)
+		require.Equal(t, sent[i], frame, "replayed frame %d", i)
 	}
+	_, ok = p.NextReplay()
+	require.False(t, ok, "the replay ends with the group of pictures")
 	require.True(t, mediaparse.IsVP8Keyframe(sent[0]))
 	s, err := p.NextSample()
 	require.NoError(t, err)
-	require.Nil(t, s.Metadata, "back to the file after the replay")
+	require.NotEqual(t, sent[0], s.Data, "the file goes on after the replay")
 }
 
 func TestLoopStartsOver(t *testing.T) {
@@ -195,13 +199,13 @@ func FuzzReaderSampleProvider(f *testing.F) {
 				if i%7 == 3 {
 					p.RequestKeyFrame()
 				}
+				for _, ok := p.NextReplay(); ok; _, ok = p.NextReplay() {
+				}
 				s, err := p.NextSample()
 				if err != nil {
 					break
 				}
-				if s.Metadata == nil {
-					total += len(s.Data)
-				}
+				total += len(s.Data)
 				if total > len(data)+64 {
 					t.Fatalf("%s: %d bytes out of %d in", mime, total, len(data))
 				}

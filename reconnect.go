@@ -58,26 +58,6 @@ const (
 	recoverRestart
 )
 
-// recoveryHooks are the Room's part in a recovery episode.
-type recoveryHooks struct {
-	reconnecting func()
-	reconnected  func()
-	// rejoined applies a new session's join response to the room's state;
-	// it runs on the engine loop, before any response of that session.
-	rejoined func(join *livekit.JoinResponse)
-	// restarted publishes the local tracks again and restores
-	// subscriptions. It runs on the episode's goroutine.
-	restarted func(ctx context.Context) error
-	// syncState runs on the engine loop.
-	syncState func() *livekit.SyncState
-	// failed ends the room: recovery ran out of time.
-	failed func(reason DisconnectReason)
-	// beforeCloseTransports runs before the peer connections are closed.
-	beforeCloseTransports func()
-	// tokenSource mints a fresh join token, when the room can.
-	tokenSource func() (string, error)
-}
-
 // startRecovery begins (or escalates) an episode of recovering the
 // connection. It runs on the engine loop and returns at once.
 func (e *RTCEngine) startRecovery(mode recoveryMode, reason livekit.ReconnectReason, cause error) {
@@ -93,13 +73,20 @@ func (e *RTCEngine) startRecovery(mode recoveryMode, reason livekit.ReconnectRea
 		e.mu.Unlock()
 		return
 	}
+	if e.opts.noReconnect {
+		e.mu.Unlock()
+		e.logger().Info("connection lost; reconnecting is off", "cause", cause.Error())
+		e.state.Store(int32(ConnectionStateDisconnected))
+		e.handler.failed(livekit.DisconnectReason_SIGNAL_CLOSE)
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ep := &episode{cancel: cancel, done: make(chan struct{}), reason: reason}
 	ep.escalate.Store(mode == recoverRestart)
 	e.episode = ep
 	e.mu.Unlock()
 
-	getLogger().Info("connection lost, recovering", "cause", cause.Error(), "mode", map[recoveryMode]string{recoverResume: "resume", recoverRestart: "reconnect"}[mode])
+	e.logger().Info("connection lost, recovering", "cause", cause.Error(), "mode", map[recoveryMode]string{recoverResume: "resume", recoverRestart: "reconnect"}[mode])
 	go e.recover(ctx, ep)
 }
 
@@ -107,10 +94,7 @@ func (e *RTCEngine) startRecovery(mode recoveryMode, reason livekit.ReconnectRea
 // bounded backoff, until one works or the reconnect timeout passes.
 func (e *RTCEngine) recover(ctx context.Context, ep *episode) {
 	defer close(ep.done)
-	hooks := e.hooks
-	if hooks.reconnecting != nil {
-		hooks.reconnecting()
-	}
+	e.handler.reconnecting()
 	budget := e.opts.reconnectTimeout
 	if budget <= 0 {
 		budget = DefaultReconnectTimeout
@@ -137,15 +121,13 @@ func (e *RTCEngine) recover(ctx context.Context, ep *episode) {
 			e.episode = nil
 			e.mu.Unlock()
 			e.state.Store(int32(ConnectionStateConnected))
-			getLogger().Info("connection recovered")
-			if hooks.reconnected != nil {
-				hooks.reconnected()
-			}
+			e.logger().Info("connection recovered")
+			e.handler.reconnected()
 			// A loss reported while this episode ran starts a new one.
 			return
 		}
 		lastErr = err
-		getLogger().V(1).Info("recovery attempt failed", "error", err.Error())
+		e.logger().V(1).Info("recovery attempt failed", "error", err.Error())
 		if errors.Is(err, ErrResumeRefused) {
 			continue // straight on to a full reconnect
 		}
@@ -158,11 +140,9 @@ func (e *RTCEngine) recover(ctx context.Context, ep *episode) {
 	if ctx.Err() != nil {
 		return // Disconnect
 	}
-	getLogger().Info("could not recover the connection", "error", fmt.Sprint(lastErr))
+	e.logger().Info("could not recover the connection", "error", fmt.Sprint(lastErr))
 	e.state.Store(int32(ConnectionStateDisconnected))
-	if hooks.failed != nil {
-		hooks.failed(livekit.DisconnectReason_SIGNAL_CLOSE)
-	}
+	e.handler.failed(livekit.DisconnectReason_SIGNAL_CLOSE)
 }
 
 // attempt runs one recovery attempt, bounded by per and by the deadline.
@@ -201,19 +181,17 @@ func (e *RTCEngine) resume(ctx context.Context, reason livekit.ReconnectReason) 
 	if pubUp {
 		e.transport(livekit.SignalTarget_PUBLISHER).RestartICE()
 	}
-	if e.hooks.syncState != nil {
-		states := make(chan *livekit.SyncState, 1)
-		if !e.loop.post(func() { states <- e.hooks.syncState() }) {
-			return ErrNotConnected
+	states := make(chan *livekit.SyncState, 1)
+	if !e.post(func() { states <- e.handler.syncState() }) {
+		return ErrNotConnected
+	}
+	select {
+	case st := <-states:
+		if err := e.client.SendSyncState(st); err != nil {
+			return err
 		}
-		select {
-		case st := <-states:
-			if err := e.client.SendSyncState(st); err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	if err := e.waitTransports(ctx, pubUp); err != nil {
 		return err
@@ -235,11 +213,11 @@ func (e *RTCEngine) restart(ctx context.Context) error {
 	e.mu.Lock()
 	url, token := e.url, e.token
 	e.mu.Unlock()
-	if e.hooks.tokenSource != nil {
-		fresh, err := e.hooks.tokenSource()
-		if err != nil {
-			return err
-		}
+	fresh, err := e.handler.freshToken()
+	if err != nil {
+		return err
+	}
+	if fresh != "" {
 		token = fresh
 	}
 	join, err := e.client.JoinWithContext(ctx, url, token, SignalOptions{AutoSubscribe: e.opts.autoSubscribe})
@@ -249,17 +227,17 @@ func (e *RTCEngine) restart(ctx context.Context) error {
 	e.mu.Lock()
 	e.join, e.sid, e.publisherUp = join, join.Participant.GetSid(), false
 	e.mu.Unlock()
-	if e.hooks.rejoined != nil {
-		applied := make(chan struct{})
-		e.loop.post(func() {
-			e.hooks.rejoined(join)
-			close(applied)
-		})
-		select {
-		case <-applied:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	applied := make(chan struct{})
+	if !e.post(func() {
+		e.handler.rejoined(join)
+		close(applied)
+	}) {
+		return ErrNotConnected
+	}
+	select {
+	case <-applied:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	if err := e.createTransports(join); err != nil {
 		return err
@@ -274,10 +252,8 @@ func (e *RTCEngine) restart(ctx context.Context) error {
 		return fmt.Errorf("%w: peer connection not connected: %w", ErrConnectionTimeout, err)
 	}
 	e.waitServerData(ctx)
-	if e.hooks.restarted != nil {
-		if err := e.hooks.restarted(ctx); err != nil {
-			return err
-		}
+	if err := e.handler.republish(ctx); err != nil {
+		return err
 	}
 	if err := e.waitTransports(ctx, e.publisherWasUp()); err != nil {
 		return err
@@ -315,9 +291,7 @@ func (e *RTCEngine) waitTransports(ctx context.Context, publisher bool) error {
 
 // closeTransports closes the peer connections of the current session.
 func (e *RTCEngine) closeTransports() {
-	if e.hooks.beforeCloseTransports != nil {
-		e.hooks.beforeCloseTransports()
-	}
+	e.handler.beforeCloseTransports()
 	e.mu.Lock()
 	pub, sub := e.publisher, e.subscriber
 	e.publisher, e.subscriber = nil, nil

@@ -38,12 +38,8 @@ func (p *RemoteParticipant) GetTrackPublication(sid string) *RemoteTrackPublicat
 // WritePLI asks the publisher of the track received with ssrc for a
 // keyframe.
 func (p *RemoteParticipant) WritePLI(ssrc webrtc.SSRC) {
-	sub := p.room.engine.transport(livekit.SignalTarget_SUBSCRIBER)
-	if sub == nil {
-		return
-	}
-	if err := sub.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}}); err != nil {
-		getLogger().V(1).Info("could not send PLI", "error", err)
+	if err := p.room.engine.writeSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}}); err != nil {
+		p.room.logger().V(1).Info("could not send PLI", "error", err)
 	}
 }
 

@@ -2,17 +2,12 @@ package lksdk
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v3"
 )
 
@@ -104,6 +99,8 @@ type Room struct {
 	// LocalParticipant is this program's participant.
 	LocalParticipant *LocalParticipant
 
+	ignoreSignals // the responses the engine keeps to itself
+
 	callback *RoomCallback
 	engine   *RTCEngine
 	params   ConnectParams
@@ -119,8 +116,9 @@ type Room struct {
 	pendingTracks  map[string]pendingTrack          // by track sid: media that came before its publication
 	heldData       map[string][]*livekit.DataPacket // by sender identity: data that came before its sender
 	heldTimers     []*time.Timer
-	state          roomState
-	reason         DisconnectReason
+	state          roomState        // changed only by transition
+	reason         DisconnectReason // set on entering closing
+	cancelJoin     context.CancelFunc
 
 	tokenSource func() (string, error)
 
@@ -130,14 +128,6 @@ type Room struct {
 
 	dataExt roomDataExt // RPC, data streams, typed data packets
 }
-
-type roomState int
-
-const (
-	roomNew roomState = iota
-	roomConnected
-	roomClosing
-)
 
 type pendingTrack struct {
 	track    *webrtc.TrackRemote
@@ -196,8 +186,7 @@ func (r *Room) JoinWithContext(ctx context.Context, url string, info ConnectInfo
 		return err
 	}
 	// A full reconnect joins again with a token of its own.
-	r.tokenSource = func() (string, error) { return NewJoinToken(info, grant, 0) }
-	return r.JoinWithTokenContext(ctx, url, token, opts...)
+	return r.join(ctx, url, token, func() (string, error) { return NewJoinToken(info, grant, 0) }, opts)
 }
 
 // JoinWithToken connects the room with a token, within 15 s.
@@ -211,135 +200,53 @@ func (r *Room) JoinWithToken(url string, token string, opts ...ConnectOption) er
 // failure nothing is left running, and the error says which phase failed
 // (see ConnectError).
 func (r *Room) JoinWithTokenContext(ctx context.Context, url, token string, opts ...ConnectOption) error {
-	r.lock.Lock()
-	if r.state != roomNew {
-		r.lock.Unlock()
-		return errors.New("lksdk: a Room joins once; create another")
-	}
-	r.state = roomConnected
-	r.lock.Unlock()
+	return r.join(ctx, url, token, nil, opts)
+}
 
-	params := ConnectParams{AutoSubscribe: true}
+// join connects the room; tokenSource, when set, mints the token of a full
+// reconnect.
+func (r *Room) join(ctx context.Context, url, token string, tokenSource func() (string, error), opts []ConnectOption) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := r.startJoin(cancel); err != nil {
+		return err
+	}
+
+	params := ConnectParams{AutoSubscribe: true, Reconnect: true}
 	for _, o := range opts {
 		o(&params)
 	}
 	params.engine.autoSubscribe = params.AutoSubscribe
-	r.params = params
-	r.log = getLogger()
+	params.engine.noReconnect = !params.Reconnect
+	r.callback.Merge(params.Callback) // no callback runs before the join
+	r.lock.Lock()
+	r.params, r.tokenSource = params, tokenSource
 	if params.logger != nil {
-		r.log = *params.logger
+		r.log = *params.logger // else the package's, as it is at each line
 	}
+	params.engine.log = r.log
+	r.lock.Unlock()
 
-	r.dispatcher = newSerialQueue()
-	e := newRTCEngine(params.engine)
-	e.onJoin = r.applyJoin
-	e.onResponse = r.handleResponse
-	e.onTrack = r.handleTrack
-	e.onData = r.handleData
-	e.hooks = recoveryHooks{
-		reconnecting: func() { r.emit(func(cb *RoomCallback) { cb.OnReconnecting() }) },
-		reconnected: func() {
-			r.restoreSubscriptions()
-			r.emit(func(cb *RoomCallback) { cb.OnReconnected() })
-		},
-		rejoined:              r.applyRejoin,
-		restarted:             r.LocalParticipant.republish,
-		syncState:             r.syncState,
-		failed:                func(reason DisconnectReason) { r.beginClose(reason, false) },
-		tokenSource:           r.tokenSource,
-		beforeCloseTransports: r.LocalParticipant.stopRTCPReaders,
-	}
-	e.onSubscriberOffer = r.checkUnsubscribed
-	r.engine = e
+	e := newRTCEngine(params.engine, r)
+	dispatcher := newSerialQueue()
+	r.lock.Lock()
+	r.engine, r.dispatcher = e, dispatcher
+	r.lock.Unlock()
 	r.LocalParticipant.engine = e
 
-	if _, err := e.JoinContext(ctx, url, token); err != nil {
-		// Nothing of a failed join reaches the callbacks.
-		r.dispatcher.discardAndWait()
-		r.goroutines.closeAndWait()
-		close(r.done)
-		return err
-	}
-	return nil
+	_, err := e.JoinContext(ctx, url, token)
+	return r.finishJoin(err)
 }
 
-// applyJoin records the room, the local participant and the others. The
+// joined records the room, the local participant and the others. The
 // engine runs it on its loop before any other response.
-func (r *Room) applyJoin(join *livekit.JoinResponse) {
+func (r *Room) joined(join *livekit.JoinResponse) {
 	r.lock.Lock()
 	r.sid, r.name, r.metadata = join.Room.GetSid(), join.Room.GetName(), join.Room.GetMetadata()
 	r.serverInfo = join.ServerInfo
 	r.lock.Unlock()
 	r.LocalParticipant.applyInfo(join.Participant)
 	r.applyParticipants(join.OtherParticipants)
-}
-
-// Disconnect leaves the room and returns when every goroutine of the room is
-// gone and OnDisconnected has been called. Called from a callback, it
-// returns at once and the room finishes closing when the callback returns.
-func (r *Room) Disconnect() {
-	r.DisconnectWithReason(livekit.DisconnectReason_CLIENT_INITIATED)
-}
-
-// DisconnectWithReason is Disconnect telling the server why.
-func (r *Room) DisconnectWithReason(reason DisconnectReason) {
-	r.beginClose(reason, true)
-	if r.dispatcher != nil && r.dispatcher.onQueue() {
-		return
-	}
-	<-r.done
-}
-
-// Done returns a channel closed once the room is disconnected and all its
-// goroutines have ended.
-func (r *Room) Done() <-chan struct{} {
-	return r.done
-}
-
-// DisconnectReason returns why the room was disconnected, once it was.
-func (r *Room) DisconnectReason() DisconnectReason {
-	r.lock.RLock()
-	defer r.lock.RUnlock()
-	return r.reason
-}
-
-// beginClose starts closing the room, once.
-func (r *Room) beginClose(reason DisconnectReason, sendLeave bool) {
-	r.lock.Lock()
-	if r.state != roomConnected {
-		r.lock.Unlock()
-		return
-	}
-	r.engine.stopRecovering()
-	r.state = roomClosing
-	r.reason = reason
-	r.lock.Unlock()
-	go r.close(reason, sendLeave)
-}
-
-func (r *Room) close(reason DisconnectReason, sendLeave bool) {
-	r.closeDataExt()
-	if sendLeave {
-		_ = r.engine.client.SendLeave()
-	}
-	r.engine.Close()
-	for _, pub := range r.LocalParticipant.TrackPublications() {
-		for _, st := range pub.sampleTracks() {
-			st.close()
-		}
-	}
-	r.lock.Lock()
-	for _, t := range r.heldTimers {
-		t.Stop()
-	}
-	r.lock.Unlock()
-	r.goroutines.closeAndWait()
-	r.emit(func(cb *RoomCallback) {
-		cb.OnDisconnected()
-		cb.OnDisconnectedWithReason(reason)
-	})
-	r.dispatcher.closeAndWait()
-	close(r.done)
 }
 
 // emit queues a callback for the dispatcher.
@@ -426,7 +333,7 @@ func (r *Room) Simulate(scenario SimulateScenario) {
 	var s *livekit.SimulateScenario
 	switch scenario {
 	case SimulateSignalReconnect:
-		r.engine.client.dropConnection()
+		r.engine.simulateSignalLoss()
 		return
 	case SimulateSpeakerUpdate:
 		s = &livekit.SimulateScenario{Scenario: &livekit.SimulateScenario_SpeakerUpdate{SpeakerUpdate: 3}}
@@ -443,533 +350,5 @@ func (r *Room) Simulate(scenario SimulateScenario) {
 	default:
 		return
 	}
-	_ = r.engine.client.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Simulate{Simulate: s}})
-}
-
-// --- events, applied on the engine's loop ---
-
-func (r *Room) handleResponse(res *livekit.SignalResponse) {
-	switch m := res.Message.(type) {
-	case *livekit.SignalResponse_Update:
-		r.applyParticipants(m.Update.Participants)
-	case *livekit.SignalResponse_RoomUpdate:
-		r.applyRoom(m.RoomUpdate.Room)
-	case *livekit.SignalResponse_SpeakersChanged:
-		r.applySpeakers(m.SpeakersChanged.Speakers)
-	case *livekit.SignalResponse_ConnectionQuality:
-		r.applyQuality(m.ConnectionQuality.Updates)
-	case *livekit.SignalResponse_Mute:
-		r.applyServerMute(m.Mute)
-	case *livekit.SignalResponse_TrackSubscribed:
-		if pub, _ := r.LocalParticipant.getPublication(m.TrackSubscribed.GetTrackSid()).(*LocalTrackPublication); pub != nil {
-			pub.subscribed.set()
-		}
-	case *livekit.SignalResponse_TrackUnpublished:
-		_ = r.LocalParticipant.UnpublishTrack(m.TrackUnpublished.TrackSid)
-	case *livekit.SignalResponse_SubscriptionResponse:
-		r.subscriptionFailed(m.SubscriptionResponse.TrackSid)
-	case *livekit.SignalResponse_Leave:
-		r.handleLeave(m.Leave)
-	}
-}
-
-func (r *Room) applyRoom(room *livekit.Room) {
-	r.lock.Lock()
-	old := r.metadata
-	r.metadata = room.GetMetadata()
-	if room.GetSid() != "" {
-		r.sid = room.GetSid()
-	}
-	r.lock.Unlock()
-	if old != room.GetMetadata() {
-		md := room.GetMetadata()
-		r.emit(func(cb *RoomCallback) { cb.OnRoomMetadataChanged(md) })
-	}
-}
-
-func (r *Room) applyParticipants(infos []*livekit.ParticipantInfo) {
-	local := r.LocalParticipant
-	for _, pi := range infos {
-		if pi.Sid == local.SID() || pi.Identity == local.Identity() {
-			if pi.Sid == local.SID() {
-				r.applyLocalInfo(pi)
-			}
-			continue
-		}
-		r.lock.RLock()
-		rp := r.participants[pi.Sid]
-		r.lock.RUnlock()
-
-		if pi.State == livekit.ParticipantInfo_DISCONNECTED {
-			if rp != nil {
-				r.removeParticipant(rp)
-			} else {
-				r.dataParticipantLeft(pi.Identity) // gone before it was announced
-			}
-			continue
-		}
-		isNew := rp == nil
-		if isNew {
-			// A new session of an identity replaces the old one.
-			if old := r.GetParticipantByIdentity(pi.Identity); old != nil {
-				r.removeParticipant(old)
-			}
-			rp = newRemoteParticipant(r)
-		}
-		changes, ok := rp.applyInfo(pi)
-		if !ok {
-			continue
-		}
-		if isNew {
-			r.lock.Lock()
-			r.participants[pi.Sid] = rp
-			r.lock.Unlock()
-			r.emit(func(cb *RoomCallback) { cb.OnParticipantConnected(rp) })
-			r.releaseData(pi.Identity)
-		}
-		r.emitInfoChanges(changes, rp)
-		tracks := rp.applyTracks(pi)
-		for _, pub := range tracks.published {
-			r.emit(func(cb *RoomCallback) { cb.OnTrackPublished(pub, rp) })
-			r.resolvePendingTrack(pub)
-		}
-		for _, pub := range tracks.muted {
-			muted := pub.IsMuted()
-			r.emit(func(cb *RoomCallback) {
-				if muted {
-					cb.OnTrackMuted(pub, rp)
-				} else {
-					cb.OnTrackUnmuted(pub, rp)
-				}
-			})
-		}
-		for _, pub := range tracks.unpublished {
-			r.unpublished(pub, rp)
-		}
-	}
-}
-
-func (r *Room) emitInfoChanges(ch infoChanges, p Participant) {
-	if ch.metadataChanged {
-		old := ch.oldMetadata
-		r.emit(func(cb *RoomCallback) { cb.OnMetadataChanged(old, p) })
-	}
-	if ch.nameChanged {
-		old := ch.oldName
-		r.emit(func(cb *RoomCallback) { cb.OnNameChanged(old, p) })
-	}
-	if len(ch.attributes) > 0 {
-		attrs := ch.attributes
-		r.emit(func(cb *RoomCallback) { cb.OnAttributesChanged(attrs, p) })
-	}
-}
-
-func (r *Room) applyLocalInfo(pi *livekit.ParticipantInfo) {
-	local := r.LocalParticipant
-	changes, ok := local.applyInfo(pi)
-	if !ok {
-		return
-	}
-	r.emitInfoChanges(changes, local)
-	for _, ti := range pi.Tracks {
-		if pub, _ := local.getPublication(ti.Sid).(*LocalTrackPublication); pub != nil {
-			pub.mu.Lock()
-			pub.info = ti
-			pub.mu.Unlock()
-		}
-	}
-}
-
-func (r *Room) removeParticipant(rp *RemoteParticipant) {
-	r.lock.Lock()
-	delete(r.participants, rp.SID())
-	r.lock.Unlock()
-	for _, pub := range rp.removeAllTracks() {
-		r.unpublished(pub, rp)
-	}
-	r.dataParticipantLeft(rp.Identity())
-	r.emit(func(cb *RoomCallback) { cb.OnParticipantDisconnected(rp) })
-}
-
-// unpublished reports a remote track gone: unsubscribed first if it was.
-func (r *Room) unpublished(pub *RemoteTrackPublication, rp *RemoteParticipant) {
-	r.unsubscribed(pub, rp)
-	r.emit(func(cb *RoomCallback) { cb.OnTrackUnpublished(pub, rp) })
-}
-
-func (r *Room) unsubscribed(pub *RemoteTrackPublication, rp *RemoteParticipant) {
-	if track := pub.clearReceiver(); track != nil {
-		r.emit(func(cb *RoomCallback) { cb.OnTrackUnsubscribed(track, pub, rp) })
-	}
-}
-
-// handleTrack matches a received media track to its publication: its stream
-// id is "PA_participant|TR_track" and its id the track's sid.
-func (r *Room) handleTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-	psid, _, _ := strings.Cut(track.StreamID(), "|")
-	rp := r.GetParticipant(psid)
-	var pub *RemoteTrackPublication
-	if rp != nil {
-		pub = rp.GetTrackPublication(track.ID())
-	}
-	if pub == nil {
-		r.lock.Lock()
-		r.pendingTracks[track.ID()] = pendingTrack{track: track, receiver: receiver}
-		r.lock.Unlock()
-		return
-	}
-	r.subscribed(pub, rp, track, receiver)
-}
-
-func (r *Room) resolvePendingTrack(pub *RemoteTrackPublication) {
-	r.lock.Lock()
-	pt, ok := r.pendingTracks[pub.SID()]
-	delete(r.pendingTracks, pub.SID())
-	r.lock.Unlock()
-	if ok {
-		r.subscribed(pub, pub.participant, pt.track, pt.receiver)
-	}
-}
-
-func (r *Room) subscribed(pub *RemoteTrackPublication, rp *RemoteParticipant, track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-	pub.setReceiver(track, receiver)
-	r.emit(func(cb *RoomCallback) { cb.OnTrackSubscribed(track, pub, rp) })
-}
-
-// checkUnsubscribed reports the subscribed tracks whose media section the
-// server's new offer made inactive: the server stopped sending them.
-func (r *Room) checkUnsubscribed(offer webrtc.SessionDescription, transceivers []*webrtc.RTPTransceiver) {
-	sending := sendingMids(offer.SDP)
-	byReceiver := map[*webrtc.RTPReceiver]string{}
-	for _, t := range transceivers {
-		if t.Receiver() != nil {
-			byReceiver[t.Receiver()] = t.Mid()
-		}
-	}
-	for _, rp := range r.GetParticipants() {
-		for _, pub := range rp.TrackPublications() {
-			receiver := pub.Receiver()
-			if receiver == nil {
-				continue
-			}
-			if mid, ok := byReceiver[receiver]; ok && !sending[mid] {
-				r.unsubscribed(pub, rp)
-			}
-		}
-	}
-}
-
-// sendingMids returns the mids of the media sections in which the offerer
-// sends.
-func sendingMids(sdpText string) map[string]bool {
-	out := map[string]bool{}
-	parsed := &sdp.SessionDescription{}
-	if err := parsed.Unmarshal([]byte(sdpText)); err != nil {
-		return out
-	}
-	for _, m := range parsed.MediaDescriptions {
-		mid, _ := m.Attribute(sdp.AttrKeyMID)
-		if m.MediaName.Port.Value == 0 {
-			continue
-		}
-		for _, a := range m.Attributes {
-			if a.Key == "sendonly" || a.Key == "sendrecv" {
-				out[mid] = true
-			}
-		}
-	}
-	return out
-}
-
-func (r *Room) subscriptionFailed(trackSID string) {
-	for _, rp := range r.GetParticipants() {
-		if rp.GetTrackPublication(trackSID) != nil {
-			r.emit(func(cb *RoomCallback) { cb.OnTrackSubscriptionFailed(trackSID, rp) })
-			return
-		}
-	}
-}
-
-const (
-	// heldDataTimeout bounds how long data from a participant the room does
-	// not know yet waits for the participant's arrival. The server announces
-	// participants that publish nothing in batches, every 3 s.
-	heldDataTimeout = 5 * time.Second
-	heldDataMax     = 4096
-)
-
-// handleData delivers a user data packet. Data from a sender the room does
-// not know yet is held until the sender is known (or heldDataTimeout), so
-// that callbacks always get the sender, and in order.
-func (r *Room) handleData(dp *livekit.DataPacket) {
-	if dp.GetUser() == nil {
-		r.handleNonUserData(dp)
-		return
-	}
-	identity := senderIdentity(dp)
-	if identity != "" {
-		r.lock.Lock()
-		held, holding := r.heldData[identity]
-		if holding || r.participantByIdentityLocked(identity) == nil {
-			if len(held) < heldDataMax {
-				r.heldData[identity] = append(held, dp)
-				if !holding {
-					r.heldTimers = append(r.heldTimers, time.AfterFunc(heldDataTimeout, func() {
-						r.engine.loop.post(func() { r.releaseData(identity) })
-					}))
-				}
-				r.lock.Unlock()
-				return
-			}
-			r.lock.Unlock()
-			r.releaseData(identity) // too much held: deliver it as it is
-			r.deliverData(dp, nil)
-			return
-		}
-		r.lock.Unlock()
-	}
-	r.deliverData(dp, r.GetParticipantByIdentity(identity))
-}
-
-// releaseData delivers the data held for identity.
-func (r *Room) releaseData(identity string) {
-	r.lock.Lock()
-	held := r.heldData[identity]
-	delete(r.heldData, identity)
-	rp := r.participantByIdentityLocked(identity)
-	r.lock.Unlock()
-	for _, dp := range held {
-		r.deliverData(dp, rp)
-	}
-}
-
-func senderIdentity(dp *livekit.DataPacket) string {
-	if dp.ParticipantIdentity != "" {
-		return dp.ParticipantIdentity
-	}
-	return dp.GetUser().GetParticipantIdentity()
-}
-
-func (r *Room) deliverData(dp *livekit.DataPacket, rp *RemoteParticipant) {
-	user := dp.GetUser()
-	params := DataReceiveParams{Sender: rp, SenderIdentity: senderIdentity(dp), Topic: user.GetTopic(), Kind: dp.Kind}
-	payload := user.Payload
-	r.emit(func(cb *RoomCallback) {
-		cb.OnDataReceived(payload, rp)
-		cb.OnDataPacket(payload, params)
-		cb.OnTypedDataPacket(&UserDataPacket{Payload: payload, Topic: params.Topic}, params)
-	})
-}
-
-func (r *Room) applySpeakers(speakers []*livekit.SpeakerInfo) {
-	for _, s := range speakers {
-		var p Participant
-		var changed bool
-		if s.Sid == r.LocalParticipant.SID() {
-			changed, p = r.LocalParticipant.setSpeaking(s.Level, s.Active), r.LocalParticipant
-		} else if rp := r.GetParticipant(s.Sid); rp != nil {
-			changed, p = rp.setSpeaking(s.Level, s.Active), rp
-		} else {
-			continue
-		}
-		if changed {
-			r.emit(func(cb *RoomCallback) { cb.OnIsSpeakingChanged(p) })
-		}
-	}
-	var active []Participant
-	if r.LocalParticipant.IsSpeaking() {
-		active = append(active, r.LocalParticipant)
-	}
-	for _, rp := range r.GetParticipants() {
-		if rp.IsSpeaking() {
-			active = append(active, rp)
-		}
-	}
-	sort.SliceStable(active, func(i, j int) bool { return active[i].AudioLevel() > active[j].AudioLevel() })
-	r.lock.Lock()
-	r.activeSpeakers = active
-	r.lock.Unlock()
-	list := append([]Participant(nil), active...)
-	r.emit(func(cb *RoomCallback) { cb.OnActiveSpeakersChanged(list) })
-}
-
-func (r *Room) applyQuality(updates []*livekit.ConnectionQualityInfo) {
-	for _, u := range updates {
-		var p Participant
-		if u.ParticipantSid == r.LocalParticipant.SID() {
-			r.LocalParticipant.setQuality(u.Quality)
-			p = r.LocalParticipant
-		} else if rp := r.GetParticipant(u.ParticipantSid); rp != nil {
-			rp.setQuality(u.Quality)
-			p = rp
-		} else {
-			continue
-		}
-		r.emit(func(cb *RoomCallback) { cb.OnConnectionQualityChanged(u, p) })
-	}
-}
-
-// applyServerMute records a mute of a local track asked for by the server.
-func (r *Room) applyServerMute(req *livekit.MuteTrackRequest) {
-	pub, _ := r.LocalParticipant.getPublication(req.Sid).(*LocalTrackPublication)
-	if pub == nil || !pub.setMutedByServer(req.Muted) {
-		return
-	}
-	local := r.LocalParticipant
-	r.emit(func(cb *RoomCallback) {
-		if req.Muted {
-			cb.OnTrackMuted(pub, local)
-		} else {
-			cb.OnTrackUnmuted(pub, local)
-		}
-	})
-}
-
-// handleLeave obeys the server's LeaveRequest: resume, reconnect, or leave.
-// A server shutting down is reconnected to (another node may take over).
-func (r *Room) handleLeave(leave *livekit.LeaveRequest) {
-	r.lock.RLock()
-	closing := r.state == roomClosing
-	r.lock.RUnlock()
-	if closing {
-		return // the server's echo of our own leave
-	}
-	r.log.Info("server asked to leave", "reason", leave.Reason, "action", leave.Action)
-	cause := fmt.Errorf("server sent leave (%s, %s)", leave.Reason, leave.Action)
-	switch {
-	case leave.Action == livekit.LeaveRequest_RESUME:
-		r.engine.startRecovery(recoverResume, livekit.ReconnectReason_RR_UNKNOWN, cause)
-	case leave.Action == livekit.LeaveRequest_RECONNECT, leave.Reason == livekit.DisconnectReason_SERVER_SHUTDOWN,
-		leave.Reason == livekit.DisconnectReason_MIGRATION:
-		r.engine.startRecovery(recoverRestart, livekit.ReconnectReason_RR_UNKNOWN, cause)
-	default:
-		r.beginClose(leave.Reason, false)
-	}
-}
-
-// ConnectionState returns where the room's connection stands.
-func (r *Room) ConnectionState() ConnectionState {
-	r.lock.RLock()
-	state, e := r.state, r.engine
-	r.lock.RUnlock()
-	if state == roomNew || e == nil {
-		return ConnectionStateDisconnected
-	}
-	if state == roomClosing {
-		return ConnectionStateDisconnected
-	}
-	return e.ConnectionState()
-}
-
-// syncState is what the client has, for the server after a resume. It
-// reads the subscriber's local description, so it runs on the engine loop,
-// where that description is changed.
-func (r *Room) syncState() *livekit.SyncState {
-	st := r.subscriptionState()
-	if sub := r.engine.transport(livekit.SignalTarget_SUBSCRIBER); sub != nil {
-		if ld := sub.pc.LocalDescription(); ld != nil {
-			st.Answer = ToProtoSessionDescription(*ld)
-		}
-	}
-	for _, pub := range r.LocalParticipant.TrackPublications() {
-		st.PublishTracks = append(st.PublishTracks, &livekit.TrackPublishedResponse{Cid: pub.cid(), Track: pub.TrackInfo()})
-	}
-	r.engine.mu.Lock()
-	for _, dc := range []*webrtc.DataChannel{r.engine.reliableDC, r.engine.lossyDC} {
-		if dc != nil && dc.ID() != nil {
-			st.DataChannels = append(st.DataChannels, &livekit.DataChannelInfo{Label: dc.Label(), Id: uint32(*dc.ID()), Target: livekit.SignalTarget_PUBLISHER})
-		}
-	}
-	r.engine.mu.Unlock()
-	return st
-}
-
-// subscriptionState is what was asked of the remote tracks: the
-// subscriptions made by hand, or the unsubscriptions when auto-subscribing.
-func (r *Room) subscriptionState() *livekit.SyncState {
-	st := &livekit.SyncState{Subscription: &livekit.UpdateSubscription{Subscribe: !r.params.AutoSubscribe}}
-	for _, rp := range r.GetParticipants() {
-		pt := &livekit.ParticipantTracks{ParticipantSid: rp.SID()}
-		for _, pub := range rp.TrackPublications() {
-			intent := pub.subscriptionIntent()
-			// With auto-subscribe the server needs what was unsubscribed;
-			// without, what was subscribed.
-			if (r.params.AutoSubscribe && intent == intentUnsubscribe) ||
-				(!r.params.AutoSubscribe && intent == intentSubscribe) {
-				pt.TrackSids = append(pt.TrackSids, pub.SID())
-				st.Subscription.TrackSids = append(st.Subscription.TrackSids, pub.SID())
-			}
-			if !pub.IsEnabled() {
-				st.TrackSidsDisabled = append(st.TrackSidsDisabled, pub.SID())
-			}
-		}
-		if len(pt.TrackSids) > 0 {
-			st.Subscription.ParticipantTracks = append(st.Subscription.ParticipantTracks, pt)
-		}
-	}
-	return st
-}
-
-// applyRejoin applies the join response of a new session (a full
-// reconnect): the old session's tracks are gone, participants who left
-// meanwhile are removed, the others updated. It runs on the engine loop.
-func (r *Room) applyRejoin(join *livekit.JoinResponse) {
-	for _, rp := range r.GetParticipants() {
-		for _, pub := range rp.TrackPublications() {
-			r.unsubscribed(pub, rp)
-		}
-	}
-	r.lock.Lock()
-	r.pendingTracks = map[string]pendingTrack{}
-	r.sid, r.name, r.metadata = join.Room.GetSid(), join.Room.GetName(), join.Room.GetMetadata()
-	r.serverInfo = join.ServerInfo
-	r.lock.Unlock()
-	r.LocalParticipant.applyInfo(join.Participant)
-	present := map[string]bool{}
-	for _, pi := range join.OtherParticipants {
-		present[pi.Sid] = true
-	}
-	for _, rp := range r.GetParticipants() {
-		if !present[rp.SID()] {
-			r.removeParticipant(rp)
-		}
-	}
-	r.applyParticipants(join.OtherParticipants)
-}
-
-// restoreSubscriptions asks again for what was asked before a full
-// reconnect: the subscriptions made by hand, or the unsubscriptions.
-func (r *Room) restoreSubscriptions() {
-	st := r.subscriptionState()
-	if len(st.Subscription.TrackSids) == 0 {
-		return
-	}
-	_ = r.engine.client.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Subscription{Subscription: st.Subscription}})
-}
-
-// goroutineGroup tracks goroutines that must end before the room is closed.
-type goroutineGroup struct {
-	mu     sync.Mutex
-	wg     sync.WaitGroup
-	closed bool
-}
-
-// add counts one more goroutine, unless the group is closing.
-func (g *goroutineGroup) add() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return false
-	}
-	g.wg.Add(1)
-	return true
-}
-
-func (g *goroutineGroup) done() { g.wg.Done() }
-
-func (g *goroutineGroup) closeAndWait() {
-	g.mu.Lock()
-	g.closed = true
-	g.mu.Unlock()
-	g.wg.Wait()
+	_ = r.engine.sendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Simulate{Simulate: s}})
 }

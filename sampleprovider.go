@@ -40,6 +40,19 @@ type KeyFrameProvider interface {
 	RequestKeyFrame()
 }
 
+// KeyFrameReplayer is a SampleProvider that answers keyframe requests by
+// sending frames it sent before again, such as its current group of
+// pictures from its last keyframe: a pre-encoded source cannot make a new
+// keyframe. Before each NextSample, StartWrite's writer takes every frame
+// NextReplay has to give and sends it at once, with timestamps between the
+// last frame's and the next one's, so that the timeline does not move; a
+// decoder that asked starts from the replayed keyframe. NextReplay returns
+// false when there is nothing (more) to replay. ReaderSampleProvider
+// implements it together with KeyFrameProvider.
+type KeyFrameReplayer interface {
+	NextReplay() (frame []byte, ok bool)
+}
+
 // BaseSampleProvider gives a SampleProvider OnBind and OnUnbind methods that
 // do nothing, to embed.
 type BaseSampleProvider struct{}
@@ -75,7 +88,3 @@ func (p *NullSampleProvider) NextSample() (media.Sample, error) {
 	}
 	return media.Sample{Data: p.buf[:p.BytesPerSample], Duration: p.SampleDuration}, nil
 }
-
-// replayMarker marks, in media.Sample.Metadata, a frame sent again to answer
-// a keyframe request.
-var replayMarker = &struct{ name string }{"replayed frame"}

@@ -12,16 +12,14 @@ import (
 // applies signal responses handed to it directly.
 func offlineRoom() *Room {
 	r := CreateRoom(&RoomCallback{})
-	e := newRTCEngine(engineOptions{reconnectTimeout: 10 * time.Millisecond})
+	e := newRTCEngine(engineOptions{reconnectTimeout: 10 * time.Millisecond}, r)
 	e.url = "ws://127.0.0.1:1" // recovery attempts fail at once
 	e.loop = newSerialQueue()
-	e.onResponse = r.handleResponse
-	e.onData = r.handleData
 	r.engine, r.LocalParticipant.engine = e, e
 	r.dispatcher = newSerialQueue()
-	r.state = roomConnected
+	r.state = stateConnected
 	r.log = getLogger()
-	r.applyJoin(&livekit.JoinResponse{
+	r.joined(&livekit.JoinResponse{
 		Room:        &livekit.Room{Sid: "RM_1", Name: "room"},
 		Participant: &livekit.ParticipantInfo{Sid: "PA_me", Identity: "me"},
 		OtherParticipants: []*livekit.ParticipantInfo{{Sid: "PA_a", Identity: "a", Tracks: []*livekit.TrackInfo{
@@ -32,10 +30,7 @@ func offlineRoom() *Room {
 }
 
 func (r *Room) closeOffline() {
-	r.lock.RLock()
-	closing := r.state == roomClosing
-	r.lock.RUnlock()
-	if closing {
+	if r.currentState() >= stateClosing {
 		<-r.done
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/gorilla/websocket"
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/webrtc/v3"
@@ -71,12 +72,20 @@ type SignalClient struct {
 	started atomic.Bool
 
 	writeMu sync.Mutex
+	log     logr.Logger // the room's; the package's when unset
 
 	pingInterval time.Duration
 	pingTimeout  time.Duration
 	lastRecv     atomic.Int64 // unix nanoseconds
 	rtt          atomic.Int64 // milliseconds
 	lostReason   atomic.Pointer[error]
+}
+
+func (c *SignalClient) logger() logr.Logger {
+	if c.log.GetSink() == nil {
+		return getLogger()
+	}
+	return c.log
 }
 
 // NewSignalClient returns a SignalClient that is not connected.
@@ -152,11 +161,9 @@ func (c *SignalClient) connect(ctx context.Context, urlPrefix, token string, opt
 	base := ToWebsocketURL(urlPrefix)
 	query := signalQuery(token, opts)
 
-	dialer := c.Dialer
-	if dialer == nil {
-		dialer = websocket.DefaultDialer
-	}
+	dialer, stopDialWatch := cancellableDialer(ctx, c.Dialer)
 	conn, resp, err := dialer.DialContext(ctx, base+"/rtc?"+query, nil)
+	stopDialWatch()
 	if err != nil {
 		return nil, dialError(ctx, base, query, resp, err)
 	}
@@ -195,6 +202,47 @@ func (c *SignalClient) connect(ctx context.Context, urlPrefix, token string, opt
 				err = fmt.Errorf("%w: %w", ErrResumeRefused, err)
 			}
 			return nil, &ConnectError{Phase: PhaseJoin, Reason: m.Leave.Reason.String(), Err: err}
+		}
+	}
+}
+
+// cancellableDialer returns a copy of d (websocket.DefaultDialer when nil)
+// whose connection is interrupted when ctx is cancelled: the WebSocket
+// library honours only a context's deadline during the handshake. stop ends
+// the watch once the dial has returned.
+func cancellableDialer(ctx context.Context, d *websocket.Dialer) (dialer *websocket.Dialer, stop func()) {
+	if d == nil {
+		d = websocket.DefaultDialer
+	}
+	cp := *d
+	var mu sync.Mutex
+	var stops []func() bool
+	netDial, plainDial := d.NetDialContext, d.NetDial
+	cp.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
+		var conn net.Conn
+		var err error
+		switch {
+		case netDial != nil:
+			conn, err = netDial(dctx, network, addr)
+		case plainDial != nil:
+			conn, err = plainDial(network, addr)
+		default:
+			var nd net.Dialer
+			conn, err = nd.DialContext(dctx, network, addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		stops = append(stops, context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) }))
+		mu.Unlock()
+		return conn, nil
+	}
+	return &cp, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range stops {
+			s()
 		}
 	}
 }
@@ -424,6 +472,7 @@ func (c *SignalClient) lost(conn *websocket.Conn, stop chan struct{}, err error)
 	if reason := c.lostReason.Swap(nil); reason != nil {
 		err = *reason
 	}
+	c.logger().Info("signal connection lost", "error", err.Error())
 	if c.OnCloseWithError != nil {
 		c.OnCloseWithError(err)
 	}
@@ -437,56 +486,7 @@ func (c *SignalClient) dispatch(res *livekit.SignalResponse) {
 		c.OnResponse(res)
 		return
 	}
-	switch m := res.Message.(type) {
-	case *livekit.SignalResponse_Answer:
-		if c.OnAnswer != nil {
-			c.OnAnswer(FromProtoSessionDescription(m.Answer))
-		}
-	case *livekit.SignalResponse_Offer:
-		if c.OnOffer != nil {
-			c.OnOffer(FromProtoSessionDescription(m.Offer))
-		}
-	case *livekit.SignalResponse_Trickle:
-		if c.OnTrickle != nil {
-			c.OnTrickle(FromProtoTrickle(m.Trickle), m.Trickle.Target)
-		}
-	case *livekit.SignalResponse_Update:
-		if c.OnParticipantUpdate != nil {
-			c.OnParticipantUpdate(m.Update.Participants)
-		}
-	case *livekit.SignalResponse_TrackPublished:
-		if c.OnLocalTrackPublished != nil {
-			c.OnLocalTrackPublished(m.TrackPublished)
-		}
-	case *livekit.SignalResponse_SpeakersChanged:
-		if c.OnSpeakersChanged != nil {
-			c.OnSpeakersChanged(m.SpeakersChanged.Speakers)
-		}
-	case *livekit.SignalResponse_ConnectionQuality:
-		if c.OnConnectionQuality != nil {
-			c.OnConnectionQuality(m.ConnectionQuality.Updates)
-		}
-	case *livekit.SignalResponse_RoomUpdate:
-		if c.OnRoomUpdate != nil {
-			c.OnRoomUpdate(m.RoomUpdate.Room)
-		}
-	case *livekit.SignalResponse_Mute:
-		if c.OnTrackMuted != nil {
-			c.OnTrackMuted(m.Mute)
-		}
-	case *livekit.SignalResponse_TrackUnpublished:
-		if c.OnLocalTrackUnpublished != nil {
-			c.OnLocalTrackUnpublished(m.TrackUnpublished)
-		}
-	case *livekit.SignalResponse_RefreshToken:
-		if c.OnTokenRefresh != nil {
-			c.OnTokenRefresh(m.RefreshToken)
-		}
-	case *livekit.SignalResponse_Leave:
-		if c.OnLeave != nil {
-			c.OnLeave()
-		}
-	}
+	dispatchSignal(res, signalClientCallbacks{c: c})
 }
 
 // Close closes the connection, without calling OnClose, and waits for the
@@ -587,7 +587,12 @@ func (c *SignalClient) SendUpdateTrackSettings(settings *livekit.UpdateTrackSett
 
 // SendLeave tells the server the participant is leaving.
 func (c *SignalClient) SendLeave() error {
+	return c.sendLeave(livekit.DisconnectReason_CLIENT_INITIATED)
+}
+
+// sendLeave tells the server the participant is leaving, and why.
+func (c *SignalClient) sendLeave(reason livekit.DisconnectReason) error {
 	return c.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Leave{
-		Leave: &livekit.LeaveRequest{Reason: livekit.DisconnectReason_CLIENT_INITIATED, Action: livekit.LeaveRequest_DISCONNECT},
+		Leave: &livekit.LeaveRequest{Reason: reason, Action: livekit.LeaveRequest_DISCONNECT},
 	}})
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/pion/webrtc/v3"
 )
 
@@ -17,7 +18,8 @@ const negotiationDelay = 20 * time.Millisecond
 // subscriber side answers, and ICE candidates received before the remote
 // description are held until it is set.
 type PCTransport struct {
-	pc *webrtc.PeerConnection
+	pc  *webrtc.PeerConnection
+	log logr.Logger
 
 	// OnOffer is called with each offer this side makes, to be sent to the
 	// server.
@@ -39,15 +41,22 @@ func NewPCTransport(iceServers []webrtc.ICEServer) (*PCTransport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newPCTransport(api, webrtc.Configuration{ICEServers: iceServers, SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
+	return newPCTransport(api, webrtc.Configuration{ICEServers: iceServers, SDPSemantics: webrtc.SDPSemanticsUnifiedPlan}, logr.Logger{})
 }
 
-func newPCTransport(api *webrtc.API, cfg webrtc.Configuration) (*PCTransport, error) {
+func newPCTransport(api *webrtc.API, cfg webrtc.Configuration, log logr.Logger) (*PCTransport, error) {
 	pc, err := api.NewPeerConnection(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("lksdk: creating peer connection: %w", err)
 	}
-	return &PCTransport{pc: pc}, nil
+	return &PCTransport{pc: pc, log: log}, nil
+}
+
+func (t *PCTransport) logger() logr.Logger {
+	if t.log.GetSink() == nil {
+		return getLogger()
+	}
+	return t.log
 }
 
 // PeerConnection returns the underlying peer connection.
@@ -167,7 +176,7 @@ func (t *PCTransport) createAndSendOffer() {
 	}
 	if err != nil {
 		t.mu.Unlock()
-		getLogger().Error(err, "could not make an offer")
+		t.logger().Error(err, "could not make an offer")
 		return
 	}
 	t.offering = true

@@ -4,18 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-)
 
-// H.264 NAL unit types used to delimit access units.
-const (
-	nalSlice    = 1
-	nalSliceA   = 2
-	nalIDR      = 5
-	nalSEI      = 6
-	nalPPS      = 8
-	nalAUD      = 9
-	nalPrefix14 = 14
-	nalRsv18    = 18
+	"github.com/livekit/server-sdk-go/internal/codec"
 )
 
 const (
@@ -23,8 +13,6 @@ const (
 	maxEmptyReads      = 100
 	annexBStartCodeLen = 4
 )
-
-var startCode4 = [annexBStartCodeLen]byte{0, 0, 0, 1}
 
 // AnnexBReader splits an H.264 Annex-B byte stream into access units.
 //
@@ -137,12 +125,12 @@ func (r *AnnexBReader) flush() ([]byte, bool) {
 
 // startsAU reports whether nal begins a new access unit.
 func (r *AnnexBReader) startsAU(nal []byte, atEnd bool) (bool, error) {
-	switch typ := nal[0] & 0x1f; {
-	case typ == nalAUD:
+	switch typ := codec.NALType(nal[0]); {
+	case typ == codec.NALAUD:
 		return true, nil
-	case typ == nalSEI || typ == nalSPS || typ == nalPPS || (typ >= nalPrefix14 && typ <= nalRsv18):
+	case typ == codec.NALSEI || typ == codec.NALSPS || typ == codec.NALPPS || (typ >= codec.NALPrefix14 && typ <= codec.NALRsv18):
 		return r.curVCL, nil
-	case typ == nalSlice || typ == nalSliceA || typ == nalIDR:
+	case typ == codec.NALSlice || typ == codec.NALSliceA || typ == codec.NALIDR:
 		b := newBitReader(nal[1:])
 		firstMb := b.ue()
 		if b.failed {
@@ -162,15 +150,15 @@ func (r *AnnexBReader) add(nal []byte) error {
 	if len(r.cur)+annexBStartCodeLen+len(nal) > maxUnitSize {
 		return corruptf("h264: access unit exceeds %d bytes", maxUnitSize)
 	}
-	r.cur = append(r.cur, startCode4[:]...)
+	r.cur = append(r.cur, codec.StartCode...)
 	r.cur = append(r.cur, nal...)
-	switch typ := nal[0] & 0x1f; typ {
-	case nalIDR:
+	switch typ := codec.NALType(nal[0]); typ {
+	case codec.NALIDR:
 		r.curKey = true
 		r.curVCL = true
-	case nalSlice, nalSliceA, 3, 4:
+	case codec.NALSlice, codec.NALSliceA, 3, 4:
 		r.curVCL = true
-	case nalSPS:
+	case codec.NALSPS:
 		var info SPSInfo
 		if parseSPS(nal, &info) == nil {
 			r.curSPS = info

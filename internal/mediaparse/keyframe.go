@@ -1,6 +1,10 @@
 package mediaparse
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/livekit/server-sdk-go/internal/codec"
+)
 
 // IsVP8Keyframe reports whether frame is a VP8 keyframe: bit 0 of its 3-byte
 // frame tag (RFC 6386 section 9.1) is 0. It reports false for data shorter
@@ -91,32 +95,13 @@ func IsAV1Keyframe(temporalUnit []byte) bool {
 			// The OBU runs to the end of the data.
 			return false
 		}
-		size, used, ok := readLEB128(p)
+		size, used, ok := codec.ReadLEB128(p)
 		if !ok || size > uint64(len(p)-used) {
 			return false
 		}
 		p = p[used+int(size):]
 	}
 	return false
-}
-
-// readLEB128 decodes an unsigned leb128 number of at most 8 bytes whose
-// value fits in 32 bits (AV1 specification section 4.10.5), returning it and
-// the number of bytes used.
-func readLEB128(p []byte) (value uint64, n int, ok bool) {
-	for i := 0; i < 8; i++ {
-		if i >= len(p) {
-			return 0, 0, false
-		}
-		value |= uint64(p[i]&0x7f) << (7 * i)
-		if p[i]&0x80 == 0 {
-			if value > 1<<32-1 {
-				return 0, 0, false
-			}
-			return value, i + 1, true
-		}
-	}
-	return 0, 0, false
 }
 
 // IsH264Keyframe reports whether the Annex-B data au (start codes of 3 or 4
@@ -128,7 +113,7 @@ func IsH264Keyframe(au []byte) bool {
 			return false
 		}
 		au = au[i+3:]
-		if au[0]&0x9f == nalIDR { // forbidden_zero_bit 0, nal_unit_type 5
+		if au[0]&0x9f == codec.NALIDR { // forbidden_zero_bit 0, nal_unit_type 5
 			return true
 		}
 	}

@@ -1,27 +1,14 @@
 package mediaparse
 
-import "time"
+import (
+	"time"
+
+	"github.com/livekit/server-sdk-go/internal/codec"
+)
 
 // maxOpusPacketDuration is the longest an Opus packet may last (RFC 6716
 // section 3.2.5).
 const maxOpusPacketDuration = 120 * time.Millisecond
-
-// opusFrameSizes gives the frame duration of each TOC configuration number
-// (RFC 6716 section 3.1, table 2).
-var opusFrameSizes = [32]time.Duration{
-	// SILK-only, NB, MB, WB: 10, 20, 40, 60 ms.
-	10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 60 * time.Millisecond,
-	10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 60 * time.Millisecond,
-	10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 60 * time.Millisecond,
-	// Hybrid, SWB, FB: 10, 20 ms.
-	10 * time.Millisecond, 20 * time.Millisecond,
-	10 * time.Millisecond, 20 * time.Millisecond,
-	// CELT-only, NB, WB, SWB, FB: 2.5, 5, 10, 20 ms.
-	2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond,
-	2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond,
-	2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond,
-	2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond,
-}
 
 // OpusPacketDuration returns the duration of an Opus packet from its TOC byte
 // (RFC 6716 section 3.1): the configuration number gives the frame size
@@ -34,23 +21,14 @@ func OpusPacketDuration(packet []byte) (time.Duration, error) {
 	if len(packet) == 0 {
 		return 0, corruptf("opus: empty packet")
 	}
-	toc := packet[0]
-	frame := opusFrameSizes[toc>>3]
-	var frames int
-	switch toc & 3 {
-	case 0:
-		frames = 1
-	case 1, 2:
-		frames = 2
-	case 3:
-		if len(packet) < 2 {
-			return 0, corruptf("opus: code 3 packet without frame count")
-		}
-		frames = int(packet[1] & 0x3f)
-		if frames == 0 {
-			return 0, corruptf("opus: code 3 packet with 0 frames")
-		}
+	frames, ok := codec.OpusFrameCount(packet)
+	if !ok {
+		return 0, corruptf("opus: code 3 packet without frame count")
 	}
+	if frames == 0 {
+		return 0, corruptf("opus: code 3 packet with 0 frames")
+	}
+	frame := time.Duration(codec.OpusFrameSamples(packet[0])) * time.Second / codec.OpusClockRate
 	d := time.Duration(frames) * frame
 	if d > maxOpusPacketDuration {
 		return 0, corruptf("opus: packet of %d frames of %v lasts over %v", frames, frame, maxOpusPacketDuration)

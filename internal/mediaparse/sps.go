@@ -1,5 +1,7 @@
 package mediaparse
 
+import "github.com/livekit/server-sdk-go/internal/codec"
+
 // SPSInfo is what an H.264 sequence parameter set says about the video.
 type SPSInfo struct {
 	// ProfileIDC is profile_idc: 66 Baseline, 77 Main, 100 High, and so on.
@@ -14,7 +16,6 @@ type SPSInfo struct {
 }
 
 const (
-	nalSPS = 7
 	// maxPicSizeInMbs bounds pic_width_in_mbs and pic_height_in_map_units:
 	// 1024 macroblocks is 16384 pixels, beyond every H.264 level.
 	maxPicSizeInMbs = 1024
@@ -40,7 +41,7 @@ func parseSPS(nal []byte, info *SPSInfo) error {
 	if len(nal) < 4 {
 		return corruptf("h264: sps: %d bytes", len(nal))
 	}
-	if nal[0]&0x80 != 0 || nal[0]&0x1f != nalSPS {
+	if nal[0]&0x80 != 0 || codec.NALType(nal[0]) != codec.NALSPS {
 		return corruptf("h264: sps: NAL header 0x%02x is not an SPS", nal[0])
 	}
 	b := newBitReader(nal[1:])

@@ -1,6 +1,9 @@
 package recorder
 
-import "github.com/livekit/server-sdk-go/internal/mediaparse"
+import (
+	"github.com/livekit/server-sdk-go/internal/codec"
+	"github.com/livekit/server-sdk-go/internal/mediaparse"
+)
 
 // AV1 OBU types (AV1 specification section 6.2.2).
 const (
@@ -62,7 +65,7 @@ func (d *av1Depacketizer) appendPayload(frame, payload []byte, first bool) ([]by
 		}
 		var elem []byte
 		if w == 0 || i < w-1 {
-			size, n, ok := readLEB128(p)
+			size, n, ok := codec.ReadLEB128(p)
 			if !ok || size > uint64(len(p)-n) {
 				return frame, errMalformed
 			}
@@ -125,7 +128,7 @@ func (d *av1Depacketizer) appendOBU(frame, obu []byte) ([]byte, error) {
 	if h&av1OBUHasSizeField != 0 {
 		// Senders should not set it; when they do, trust it only as far as
 		// the element goes.
-		size, n, ok := readLEB128(payload)
+		size, n, ok := codec.ReadLEB128(payload)
 		if !ok || size > uint64(len(payload)-n) {
 			return frame, errMalformed
 		}
@@ -141,7 +144,7 @@ func (d *av1Depacketizer) appendOBU(frame, obu []byte) ([]byte, error) {
 	if hdrLen == 2 {
 		frame = append(frame, obu[1])
 	}
-	frame = appendLEB128(frame, uint64(len(payload)))
+	frame = codec.AppendLEB128(frame, uint64(len(payload)))
 	if typ == av1OBUSequenceHeader && !d.seqHdr {
 		d.seqHdr = true
 		d.seqStart = len(frame)
@@ -162,30 +165,6 @@ func (d *av1Depacketizer) finish(frame []byte, wantSize bool) ([]byte, frameInfo
 		info.width, info.height = av1SequenceSize(frame[d.seqStart:d.seqEnd])
 	}
 	return frame, info, nil
-}
-
-// readLEB128 decodes an unsigned leb128 number (AV1 specification 4.10.5) of
-// at most 8 bytes, returning it and the bytes used.
-func readLEB128(p []byte) (v uint64, n int, ok bool) {
-	for i := 0; i < 8 && i < len(p); i++ {
-		v |= uint64(p[i]&0x7f) << (7 * i)
-		if p[i]&0x80 == 0 {
-			if v > 1<<32-1 {
-				return 0, 0, false
-			}
-			return v, i + 1, true
-		}
-	}
-	return 0, 0, false
-}
-
-// appendLEB128 appends v in the shortest leb128 form.
-func appendLEB128(b []byte, v uint64) []byte {
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
 }
 
 // av1SequenceSize parses a sequence header OBU payload (AV1 specification

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/pion/rtp/codecs"
+
+	"github.com/livekit/server-sdk-go/internal/codec"
 )
 
 // depacketize runs payloads through d as one frame.
@@ -27,10 +29,10 @@ var testIDR = append([]byte{0x65, 0x88, 0x84}, bytes.Repeat([]byte{0xab}, 3000).
 func testParameterSets(t *testing.T) (sps, pps []byte) {
 	t.Helper()
 	for _, nal := range splitNALs(loadH264(t)[0].data) {
-		switch nal[0] & 0x1f {
-		case h264NALSPS:
+		switch codec.NALType(nal[0]) {
+		case codec.NALSPS:
 			sps = nal
-		case h264NALPPS:
+		case codec.NALPPS:
 			pps = nal
 		}
 	}
@@ -52,7 +54,7 @@ func TestH264Depacketize(t *testing.T) {
 	testSPS, testPPS := testParameterSets(t)
 	au := annexB(testSPS, testPPS, testIDR)
 	payloads := (&codecs.H264Payloader{}).Payload(1200, au)
-	if len(payloads) < 3 || payloads[0][0]&0x1f != h264STAPA || payloads[1][0]&0x1f != h264FUA {
+	if len(payloads) < 3 || codec.NALType(payloads[0][0]) != codec.NALSTAPA || codec.NALType(payloads[1][0]) != codec.NALFUA {
 		t.Fatalf("unexpected packetization")
 	}
 	out, info, err := depacketize(&h264Depacketizer{}, payloads...)
@@ -199,11 +201,11 @@ func TestAV1Depacketize(t *testing.T) {
 	var tu []byte
 	tu = append(tu, 0x12, 0x00)
 	tu = append(tu, 0x0a)
-	tu = appendLEB128(tu, uint64(len(seq)))
+	tu = codec.AppendLEB128(tu, uint64(len(seq)))
 	tu = append(tu, seq...)
 	body := bytes.Repeat([]byte{7}, 3000)
 	tu = append(tu, 0x36, 0x08) // OBU_FRAME with extension and size
-	tu = appendLEB128(tu, uint64(len(body)))
+	tu = codec.AppendLEB128(tu, uint64(len(body)))
 	tu = append(tu, body...)
 	payloads := (&codecs.AV1Payloader{}).Payload(500, tu)
 	if len(payloads) < 6 {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/livekit/server-sdk-go/internal/codec"
 	"github.com/livekit/server-sdk-go/internal/mediaparse"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
@@ -208,7 +209,7 @@ func checkFuzzOutput(t *testing.T, mime string, data []byte, st Stats) {
 			}
 		}
 	case webrtc.MimeTypeH264:
-		if len(data) > 0 && !bytes.HasPrefix(data, annexBStartCode) {
+		if len(data) > 0 && !bytes.HasPrefix(data, codec.StartCode) {
 			t.Fatalf("H.264 output starts with % x", data[:min(len(data), 4)])
 		}
 	default:
@@ -313,7 +314,7 @@ func FuzzDepacketizeOpus(f *testing.F) {
 		// The duration helpers must accept any packet.
 		opusPacketSamples(data)
 		if len(data) > 0 {
-			opusFrameSamples(data[0])
+			codec.OpusFrameSamples(data[0])
 		}
 	})
 }

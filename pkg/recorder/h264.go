@@ -5,20 +5,12 @@ import (
 	"encoding/binary"
 	"strings"
 
+	"github.com/livekit/server-sdk-go/internal/codec"
 	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
-// H.264 NAL unit types (ITU-T H.264 table 7-1, RFC 6184 section 5.2).
-const (
-	h264NALIDR   = 5
-	h264NALSPS   = 7
-	h264NALPPS   = 8
-	h264STAPA    = 24
-	h264FUA      = 28
-	h264MaxCache = 1024 // largest SPS or PPS kept for reuse
-)
-
-var annexBStartCode = []byte{0, 0, 0, 1}
+// h264MaxCache is the largest SPS or PPS kept for reuse.
+const h264MaxCache = 1024
 
 // h264Depacketizer turns RTP payloads (RFC 6184: single NAL unit, STAP-A
 // and FU-A packets) into an Annex-B access unit, each NAL unit preceded by
@@ -61,10 +53,10 @@ func (d *h264Depacketizer) noteParameterSet(nal []byte) {
 	if len(nal) == 0 || len(nal) > h264MaxCache {
 		return
 	}
-	switch nal[0] & 0x1f {
-	case h264NALSPS:
+	switch codec.NALType(nal[0]) {
+	case codec.NALSPS:
 		d.sps = append(d.sps[:0], nal...)
-	case h264NALPPS:
+	case codec.NALPPS:
 		d.pps = append(d.pps[:0], nal...)
 	}
 }
@@ -77,23 +69,23 @@ func (d *h264Depacketizer) appendNAL(frame, nal []byte) ([]byte, error) {
 	if nal[0]&0x80 != 0 { // forbidden_zero_bit
 		return frame, errMalformed
 	}
-	if len(frame)+len(annexBStartCode)+len(nal) > maxFrameSize {
+	if len(frame)+len(codec.StartCode)+len(nal) > maxFrameSize {
 		return frame, errFrameTooLarge
 	}
 	d.noteNAL(nal)
-	frame = append(frame, annexBStartCode...)
+	frame = append(frame, codec.StartCode...)
 	return append(frame, nal...), nil
 }
 
 // noteNAL records the type of a complete NAL unit of the access unit.
 func (d *h264Depacketizer) noteNAL(nal []byte) {
-	switch nal[0] & 0x1f {
-	case h264NALIDR:
+	switch codec.NALType(nal[0]) {
+	case codec.NALIDR:
 		d.hasIDR = true
-	case h264NALSPS:
+	case codec.NALSPS:
 		d.hasSPS = true
 		d.noteParameterSet(nal)
-	case h264NALPPS:
+	case codec.NALPPS:
 		d.hasPPS = true
 		d.noteParameterSet(nal)
 	}
@@ -103,20 +95,20 @@ func (d *h264Depacketizer) appendPayload(frame, payload []byte, first bool) ([]b
 	if len(payload) == 0 {
 		return frame, errMalformed
 	}
-	typ := payload[0] & 0x1f
+	typ := codec.NALType(payload[0])
 	if first {
 		d.fuActive, d.hasIDR, d.hasSPS, d.hasPPS = false, false, false, false
-		if typ == h264FUA && (len(payload) < 2 || payload[1]&0x80 == 0) {
+		if typ == codec.NALFUA && (len(payload) < 2 || payload[1]&0x80 == 0) {
 			return frame, errNotFrameStart
 		}
 	}
-	if d.fuActive && typ != h264FUA {
+	if d.fuActive && typ != codec.NALFUA {
 		return frame, errIncomplete
 	}
 	switch {
 	case typ >= 1 && typ <= 23:
 		return d.appendNAL(frame, payload)
-	case typ == h264STAPA:
+	case typ == codec.NALSTAPA:
 		p := payload[1:]
 		for len(p) > 0 {
 			if len(p) < 2 {
@@ -134,7 +126,7 @@ func (d *h264Depacketizer) appendPayload(frame, payload []byte, first bool) ([]b
 			p = p[n:]
 		}
 		return frame, nil
-	case typ == h264FUA:
+	case typ == codec.NALFUA:
 		if len(payload) < 2 {
 			return frame, errMalformed
 		}
@@ -145,14 +137,14 @@ func (d *h264Depacketizer) appendPayload(frame, payload []byte, first bool) ([]b
 			if d.fuActive {
 				return frame, errIncomplete
 			}
-			if len(frame)+len(annexBStartCode)+1 > maxFrameSize {
+			if len(frame)+len(codec.StartCode)+1 > maxFrameSize {
 				return frame, errFrameTooLarge
 			}
-			frame = append(frame, annexBStartCode...)
+			frame = append(frame, codec.StartCode...)
 			d.fuStart = len(frame)
 			// The NAL header: F and NRI from the indicator, type from the
 			// FU header.
-			frame = append(frame, ind&0xe0|hdr&0x1f)
+			frame = append(frame, ind&0xe0|codec.NALType(hdr))
 			d.fuActive = true
 		} else if !d.fuActive {
 			return frame, errMalformed
@@ -186,10 +178,10 @@ func (d *h264Depacketizer) finish(frame []byte, wantSize bool) ([]byte, frameInf
 	if info.key && (!d.hasSPS || !d.hasPPS) {
 		out := d.out[:0]
 		if !d.hasSPS {
-			out = append(append(out, annexBStartCode...), d.sps...)
+			out = append(append(out, codec.StartCode...), d.sps...)
 		}
 		if !d.hasPPS {
-			out = append(append(out, annexBStartCode...), d.pps...)
+			out = append(append(out, codec.StartCode...), d.pps...)
 		}
 		out = append(out, frame...)
 		d.out = out

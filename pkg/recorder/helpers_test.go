@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/server-sdk-go/internal/codec"
 	"github.com/livekit/server-sdk-go/internal/mediaparse"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
@@ -373,7 +374,7 @@ func syntheticAV1(n int) []mediaFrame {
 		key := i%30 == 0
 		if key {
 			tu = append(tu, 0x0a)
-			tu = appendLEB128(tu, uint64(len(seq)))
+			tu = codec.AppendLEB128(tu, uint64(len(seq)))
 			tu = append(tu, seq...)
 		}
 		size := 300 + (i*7919)%3000
@@ -385,7 +386,7 @@ func syntheticAV1(n int) []mediaFrame {
 			body[k] = byte(i*31 + k*17)
 		}
 		tu = append(tu, 0x32) // OBU_FRAME with size field
-		tu = appendLEB128(tu, uint64(len(body)))
+		tu = codec.AppendLEB128(tu, uint64(len(body)))
 		tu = append(tu, body...)
 		frames[i] = mediaFrame{data: tu, pts: uint32(i * 3000), key: key}
 	}

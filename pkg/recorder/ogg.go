@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 
+	"github.com/livekit/server-sdk-go/internal/codec"
 	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
@@ -22,16 +23,13 @@ const (
 	// oggPageBytes is how many bytes of packets a page collects at most.
 	oggPageBytes = 16 << 10
 	// opusSampleRate is the rate of Ogg Opus granule positions.
-	opusSampleRate = 48000
+	opusSampleRate = codec.OpusClockRate
 	// opusPreSkip is the pre-skip written in OpusHead. It is 0 so that the
 	// decoded audio lines up with the RTP timeline (a recording usually
 	// starts in the middle of the stream, where the encoder's start-up
 	// delay is not at the start of the audio).
 	opusPreSkip = 0
-	// opusMaxFillerSamples is the most one filler packet covers: RFC 6716
-	// caps a packet at 120 ms.
-	opusMaxFillerSamples = 5760
-	opusVendor           = "lksdk recorder"
+	opusVendor  = "lksdk recorder"
 )
 
 // oggOpusWriter writes Opus packets as an Ogg Opus stream (RFC 7845): a page
@@ -182,7 +180,7 @@ func (ow *oggOpusWriter) writeFrame(packet []byte, pts int64) error {
 // otherwise with a jump of the granule position.
 func (ow *oggOpusWriter) fill(pts int64) error {
 	gap := pts - ow.end
-	frame := int64(opusFrameSamples(ow.lastTOC))
+	frame := int64(codec.OpusFrameSamples(ow.lastTOC))
 	if gap <= frame/2 {
 		return nil
 	}
@@ -202,7 +200,7 @@ func (ow *oggOpusWriter) fill(pts int64) error {
 	// Each filler has the last packet's configuration, code 3 (RFC 6716
 	// section 3.2.5): a frame count byte for up to 120 ms of frames, all
 	// of length 0 (constant bitrate, no bytes left).
-	perPacket := opusMaxFillerSamples / frame
+	perPacket := codec.OpusMaxPacketSamples / frame
 	ow.filler[0] = ow.lastTOC | 0x03
 	for n > 0 {
 		k := min(n, perPacket)
@@ -228,37 +226,13 @@ func (ow *oggOpusWriter) finish() error {
 	return ow.flushPage(oggFlagEOS)
 }
 
-// opusFrameSamples returns the duration, in 48 kHz samples, of one frame of
-// the configuration the TOC byte names (RFC 6716 section 3.1).
-func opusFrameSamples(toc byte) int {
-	config := toc >> 3
-	switch {
-	case config < 12: // SILK: 10, 20, 40, 60 ms
-		return [4]int{480, 960, 1920, 2880}[config&3]
-	case config < 16: // Hybrid: 10, 20 ms
-		return [2]int{480, 960}[config&1]
-	default: // CELT: 2.5, 5, 10, 20 ms
-		return [4]int{120, 240, 480, 960}[config&3]
-	}
-}
-
 // opusPacketSamples returns the duration, in 48 kHz samples, of an Opus
 // packet from its TOC byte and, for code 3, its frame count byte (RFC 6716
 // section 3.2). It returns 0 for a packet too short to tell.
 func opusPacketSamples(packet []byte) int {
-	if len(packet) == 0 {
+	frames, ok := codec.OpusFrameCount(packet)
+	if !ok {
 		return 0
 	}
-	frames := 1
-	switch packet[0] & 0x03 {
-	case 1, 2:
-		frames = 2
-	case 3:
-		if len(packet) < 2 {
-			return 0
-		}
-		frames = int(packet[1] & 0x3f)
-	}
-	// A packet holds at most 120 ms.
-	return min(frames*opusFrameSamples(packet[0]), 5760)
+	return min(frames*codec.OpusFrameSamples(packet[0]), codec.OpusMaxPacketSamples)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +14,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
+
+	"github.com/livekit/server-sdk-go/internal/codec"
 )
 
 // ErrUnsupportedCodec is returned for a track whose codec the package
@@ -121,17 +122,8 @@ type codecSpec struct {
 }
 
 func lookupCodec(mime string) (codecSpec, error) {
-	switch {
-	case strings.EqualFold(mime, webrtc.MimeTypeVP8):
-		return codecSpec{ext: ".ivf", video: true, fourcc: "VP80", clockRate: 90000}, nil
-	case strings.EqualFold(mime, webrtc.MimeTypeVP9):
-		return codecSpec{ext: ".ivf", video: true, fourcc: "VP90", clockRate: 90000}, nil
-	case strings.EqualFold(mime, webrtc.MimeTypeAV1):
-		return codecSpec{ext: ".ivf", video: true, fourcc: "AV01", clockRate: 90000}, nil
-	case strings.EqualFold(mime, webrtc.MimeTypeH264):
-		return codecSpec{ext: ".h264", video: true, clockRate: 90000}, nil
-	case strings.EqualFold(mime, webrtc.MimeTypeOpus):
-		return codecSpec{ext: ".ogg", clockRate: opusSampleRate}, nil
+	if info, ok := codec.Lookup(mime); ok && info.Ext != "" {
+		return codecSpec{ext: info.Ext, video: info.IsVideo(), fourcc: info.FourCC, clockRate: info.ClockRate}, nil
 	}
 	return codecSpec{}, fmt.Errorf("%w: %q", ErrUnsupportedCodec, mime)
 }

@@ -1,0 +1,176 @@
+package lksdk
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/pion/webrtc/v3/pkg/media"
+)
+
+// StartWrite sends the samples of provider as they fall due, on a goroutine
+// of the track's, until the provider ends (onComplete is then called), the
+// track is unbound, or StartWrite is called again.
+func (s *LocalSampleTrack) StartWrite(provider SampleProvider, onComplete func()) error {
+	if provider == nil {
+		return errors.New("lksdk: StartWrite needs a provider")
+	}
+	s.mu.Lock()
+	if s.cancelWrite != nil {
+		s.cancelWrite()
+	}
+	prevDone := s.writeDone
+	ctx, cancel := context.WithCancel(context.Background())
+	s.provider, s.cancelWrite = provider, cancel
+	done := make(chan struct{})
+	s.writeDone = done
+	group := s.group
+	s.mu.Unlock()
+	run := func() {
+		defer close(done)
+		s.writerID.Store(curGoroutineID())
+		if prevDone != nil {
+			<-prevDone
+		}
+		s.writeLoop(ctx, provider, onComplete)
+	}
+	if group == nil {
+		go run()
+		return nil
+	}
+	member := group.startMember(run)
+	if member == nil {
+		cancel()
+		close(done)
+		return ErrNotConnected
+	}
+	s.mu.Lock()
+	if s.writeDone == done {
+		s.writerMember = member
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// writeLoop paces the provider's samples on a monotonic schedule: sample n
+// is sent at start + the durations of samples 0..n-1, so lateness does not
+// accumulate.
+func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvider, onComplete func()) {
+	s.mu.RLock()
+	binding := s.binding
+	s.mu.RUnlock()
+	if binding != nil && binding.waitReady(ctx, s) != nil {
+		return // unbound before the connection came up
+	}
+	if err := provider.OnBind(); err != nil {
+		s.logger().Error(err, "sample provider could not start", "track", s.id)
+		return
+	}
+	defer func() { _ = provider.OnUnbind() }()
+	audio, _ := provider.(AudioSampleProvider)
+	replayer, _ := provider.(KeyFrameReplayer)
+	withCtx, _ := provider.(SampleProviderWithContext)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	start := time.Now()
+	var due time.Duration
+	var opts SampleWriteOptions
+	var level uint8
+	for {
+		if replayer != nil {
+			for frame, ok := replayer.NextReplay(); ok; frame, ok = replayer.NextReplay() {
+				_ = s.writeReplay(frame)
+			}
+		}
+		var sample media.Sample
+		var err error
+		asked := time.Now()
+		if withCtx != nil {
+			sample, err = withCtx.NextSampleWithContext(ctx)
+		} else {
+			sample, err = provider.NextSample()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.logger().Error(err, "sample provider failed", "track", s.id)
+			}
+			if onComplete != nil {
+				onComplete()
+			}
+			return
+		}
+		// A provider that kept us waiting has a gap in its media: the clock
+		// jumps and the schedule starts again from now. A loop that is late
+		// only because it was not scheduled catches up instead.
+		paused := time.Since(asked) > pauseThreshold
+		if paused {
+			start = time.Now().Add(-due)
+		}
+		wopts := (*SampleWriteOptions)(nil)
+		if audio != nil {
+			level = audio.CurrentAudioLevel()
+			opts.AudioLevel = &level
+			wopts = &opts
+		}
+		if err := s.writeSample(sample, wopts, paused); err != nil {
+			s.logger().V(1).Info("could not write sample", "track", s.id, "error", err)
+		}
+		due += sample.Duration
+		if wait := time.Until(start.Add(due)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+	}
+}
+
+// close stops writing: the provider is unblocked first (closed if it can
+// be, its context cancelled), then the writer is waited for.
+func (s *LocalSampleTrack) close() {
+	s.mu.RLock()
+	p := s.provider
+	s.mu.RUnlock()
+	if c, ok := p.(io.Closer); ok {
+		_ = c.Close()
+	}
+	s.stopWrite()
+}
+
+// writerStopWait bounds how long stopping a writer waits for a provider
+// that neither closes nor honours its context: the writer is then left to
+// end when NextSample returns.
+const writerStopWait = 500 * time.Millisecond
+
+// stopWrite stops writing from a provider and waits for it to end, unless
+// it is called from the writer itself (a provider's callback), which ends
+// as soon as it returns.
+func (s *LocalSampleTrack) stopWrite() {
+	s.mu.Lock()
+	cancel, done, member := s.cancelWrite, s.writeDone, s.writerMember
+	s.cancelWrite = nil
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if done == nil || s.writerID.Load() == curGoroutineID() {
+		return
+	}
+	t := time.NewTimer(writerStopWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.logger().Info("sample provider did not return from NextSample; leaving its writer to end by itself", "track", s.id)
+		if member != nil {
+			member.detach()
+		}
+	}
+}
