@@ -36,6 +36,8 @@ vp8() { # out size duration gop bitrate
 }
 
 vp8 vp8.ivf 320x240 8 120 150k
+# What cmd/loadtest publishes: about a 360p camera's bitrate.
+vp8 vp8_640x360.ivf 640x360 8 120 500k
 
 # VP9, 6 s, keyframe every 2 s; no hidden (alt-ref) frames so there are no
 # superframes.
@@ -71,4 +73,4 @@ vp8 simulcast_q.ivf 320x180 5 30 80k
 vp8 simulcast_h.ivf 640x360 5 30 150k
 vp8 simulcast_f.ivf 1280x720 5 30 300k
 
-ls -l vp8.ivf vp9.ivf h264.h264 opus.ogg simulcast_q.ivf simulcast_h.ivf simulcast_f.ivf
+ls -l vp8.ivf vp8_640x360.ivf vp9.ivf h264.h264 opus.ogg simulcast_q.ivf simulcast_h.ivf simulcast_f.ivf

@@ -66,7 +66,7 @@ func main() {
 	flag.IntVar(&cfg.rooms, "rooms", 1, "rooms the bots are spread over")
 	flag.DurationVar(&cfg.duration, "duration", 15*time.Second, "steady-state window, after every bot has connected")
 	flag.DurationVar(&cfg.connectTimeout, "connect-timeout", 60*time.Second, "bound on connecting and publishing")
-	flag.StringVar(&cfg.video, "video", filepath.Join(root, "testdata", "vp8.ivf"), "video file to publish (empty: none)")
+	flag.StringVar(&cfg.video, "video", filepath.Join(root, "testdata", "vp8_640x360.ivf"), "video file to publish (empty: none)")
 	flag.StringVar(&cfg.audio, "audio", filepath.Join(root, "testdata", "opus.ogg"), "audio file to publish (empty: none)")
 	flag.IntVar(&cfg.retransmissionBuffer, "retransmission-buffer", 0, "sent video packets kept per track for NACKs (0: the SDK's default)")
 	floor := flag.Bool("floor", false, "measure the floor instead: the same media from bare pion peer connections (pion's defaults) to a sink process")
