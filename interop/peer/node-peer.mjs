@@ -157,6 +157,20 @@ export class NodePeer {
     for (const s of all) {
       if (s.stats.case === 'codec') codecs.set(s.stats.value.rtc?.id, s.stats.value.codec?.mimeType ?? '');
     }
+    const outbound = [];
+    for (const s of all) {
+      if (s.stats.case !== 'outboundRtp') continue;
+      const v = s.stats.value;
+      outbound.push({
+        kind: v.stream?.kind ?? '',
+        codec: codecs.get(v.stream?.codecId) ?? '',
+        packetsSent: num(v.sent?.packetsSent),
+        framesEncoded: num(v.outbound?.framesEncoded),
+        framesSent: num(v.outbound?.framesSent),
+        frameWidth: num(v.outbound?.frameWidth),
+        frameHeight: num(v.outbound?.frameHeight),
+      });
+    }
     for (const s of all) {
       if (s.stats.case !== 'inboundRtp') continue;
       const v = s.stats.value;
@@ -186,7 +200,7 @@ export class NodePeer {
       const rtp = byCodec.get(report.mimeType.toLowerCase()) ?? null;
       tracks.push({ ...report, sizes: { ...report.sizes }, rtp });
     }
-    return { tracks, inbound: Object.fromEntries(inbound) };
+    return { tracks, outbound };
   }
 
   async cmd_publish({ video = true, audio = true, width = 320, height = 240, fps = 30, videoCodec = 'vp8' }) {
@@ -211,10 +225,7 @@ export class NodePeer {
         source.captureFrame(new VideoFrame(buf, width, height, VideoBufferType.I420));
         n++;
       }, 1000 / fps);
-      this.publishers.push(async () => {
-        clearInterval(timer);
-        await source.close();
-      });
+      this.publishers.push({ stop: async () => clearInterval(timer), close: () => source.close() });
       out.video = { sid: pub.sid };
     }
     if (audio) {
@@ -237,14 +248,20 @@ export class NodePeer {
           await source.captureFrame(frame); // paces: waits while the queue is full
         }
       })().catch((err) => console.error('audio source:', err));
-      this.publishers.push(async () => {
+      const stop = async () => {
         stopped = true;
-        await source.close();
         await loop;
-      });
+      };
+      this.publishers.push({ stop, close: () => source.close() });
       out.audio = { sid: pub.sid };
     }
     return out;
+  }
+
+  // stopPublishing stops feeding the published tracks; they stay published.
+  async cmd_stopPublishing() {
+    for (const p of this.publishers) await p.stop();
+    return {};
   }
 
   async cmd_sendData({ payload = '', topic, reliable = true, destinations }) {
@@ -397,7 +414,10 @@ export class NodePeer {
   async leave() {
     const stops = this.publishers;
     this.publishers = [];
-    for (const stop of stops) await stop().catch(() => {});
+    for (const p of stops) {
+      await p.stop().catch(() => {});
+      await p.close().catch(() => {});
+    }
     if (this.room) {
       const room = this.room;
       this.room = null;

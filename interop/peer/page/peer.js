@@ -181,7 +181,24 @@ class BrowserPeer {
       }
       tracks.push({ ...report, sizes: { ...report.sizes }, rtp });
     }
-    return { tracks };
+    const outbound = [];
+    for (const t of this.local) {
+      if (!t.sender) continue;
+      const stats = await t.sender.getStats();
+      stats.forEach((s) => {
+        if (s.type !== 'outbound-rtp') return;
+        outbound.push({
+          kind: s.kind ?? '',
+          codec: stats.get(s.codecId)?.mimeType ?? '',
+          packetsSent: s.packetsSent ?? 0,
+          framesEncoded: s.framesEncoded ?? 0,
+          framesSent: s.framesSent ?? 0,
+          frameWidth: s.frameWidth ?? 0,
+          frameHeight: s.frameHeight ?? 0,
+        });
+      });
+    }
+    return { tracks, outbound };
   }
 
   async cmd_publish({ video = true, audio = true, width = 320, height = 240, fps = 30, videoCodec = 'vp8' }) {
@@ -202,6 +219,13 @@ class BrowserPeer {
       out[isVideo ? 'video' : 'audio'] = { sid: pub.trackSid };
     }
     return out;
+  }
+
+  // stopPublishing stops sending media on the published tracks (the
+  // senders lose their source); they stay published.
+  async cmd_stopPublishing() {
+    for (const t of this.local) await t.sender?.replaceTrack(null);
+    return {};
   }
 
   async cmd_sendData({ payload = '', topic, reliable = true, destinations }) {
