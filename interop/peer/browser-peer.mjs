@@ -83,6 +83,8 @@ export class BrowserPeer {
       const file = this.files.get(url.searchParams.get('t'));
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       fs.createReadStream(file).pipe(res);
+    } else if (url.pathname === '/favicon.ico') {
+      res.writeHead(204).end();
     } else {
       res.writeHead(404).end();
     }
