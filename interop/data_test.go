@@ -166,8 +166,11 @@ func TestAttributesBothWays(t *testing.T) {
 		t.Run("GoSetsPeerSees", func(t *testing.T) {
 			require.NoError(t, r.LocalParticipant.SetAttributes(map[string]string{"mood": "curious"}))
 			ev, err := peer.WaitEvent(ctxFor(t, 20*time.Second), "attributesChanged", func(e interop.Event) bool {
-				var c struct{ Identity string }
-				return e.Decode(&c) == nil && c.Identity == "go-agent"
+				var c struct {
+					Identity string
+					Changed  map[string]string
+				}
+				return e.Decode(&c) == nil && c.Identity == "go-agent" && c.Changed["mood"] != ""
 			})
 			require.NoError(t, err)
 			var c struct {

@@ -58,6 +58,7 @@ func forEachPeer(t *testing.T, f func(t *testing.T, srv *lkserver.Server, kind s
 	kinds := peerKinds
 	if only := os.Getenv("LKSDK_INTEROP_PEERS"); only != "" {
 		kinds = strings.Split(only, ",")
+		t.Logf("only the %v peers (LKSDK_INTEROP_PEERS)", kinds)
 	}
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
