@@ -44,6 +44,7 @@ type Error struct {
 	Name    string `json:"name,omitempty"`
 }
 
+// Error returns the peer's message, with the RPC code when there is one.
 func (e *Error) Error() string {
 	if e.Code != 0 {
 		return fmt.Sprintf("peer error %d: %s", e.Code, e.Message)
@@ -84,6 +85,7 @@ type Options struct {
 
 // Peer is a running peer process.
 type Peer struct {
+	// Kind is KindNode or KindBrowser.
 	Kind string
 
 	cmd    *exec.Cmd
