@@ -6,7 +6,7 @@ GO                     ?= go
 
 export LIVEKIT_SERVER_BIN
 
-.PHONY: all deps ffprobe test test-short vet demo bench fmt check-api clean fuzz
+.PHONY: all deps ffprobe test test-short vet demo bench fmt check-api clean fuzz interop interop-deps
 
 all: test
 
@@ -36,6 +36,37 @@ test: deps vet
 # Unit tests only: integration tests that need a server say they are skipped.
 test-short:
 	$(GO) test -race -count=1 -short ./...
+
+# Interop tests (interop/) against LiveKit's Rust core (@livekit/rtc-node)
+# and JavaScript SDK (livekit-client in Debian's headless Chromium). They
+# need Node.js 18+ and npm (Debian's are installed if there are none). The
+# npm packages, pinned by package-lock.json, and Debian's chromium are
+# installed the first time; npm runs no install scripts, as the native
+# binaries of rtc-node and esbuild come in packages of their own. make test
+# skips these tests, saying so.
+PEER_DIR     := interop/peer
+CHROMIUM_BIN ?= /usr/bin/chromium
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export CHROMIUM_BIN
+
+interop: deps interop-deps
+	LKSDK_INTEROP=1 $(GO) test -race -count=1 -timeout 15m ./interop
+
+interop-deps: $(PEER_DIR)/node_modules/.installed $(CHROMIUM_BIN)
+
+$(CHROMIUM_BIN):
+	@echo "installing Debian's chromium (first time only)"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null
+
+$(PEER_DIR)/node_modules/.installed: $(PEER_DIR)/package.json $(PEER_DIR)/package-lock.json
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		echo "installing Debian's nodejs and npm (no Node.js on PATH)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	fi
+	cd $(PEER_DIR) && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
 
 demo: deps
 	$(GO) run ./examples/demo
