@@ -89,9 +89,12 @@ func TestRoomMovedResponse(t *testing.T) {
 	rooms, err := rs.ListRooms(testContext(t), &livekit.ListRoomsRequest{Names: []string{roomB}})
 	require.NoError(t, err)
 	require.Len(t, rooms.Rooms, 1)
-	others, err := rs.ListParticipants(testContext(t), &livekit.ListParticipantsRequest{Room: roomB})
-	require.NoError(t, err)
-	require.Len(t, others.Participants, 1)
+	// The server lists a track once its media arrived.
+	var others *livekit.ListParticipantsResponse
+	eventually(t, 10*time.Second, func() bool {
+		others, err = rs.ListParticipants(testContext(t), &livekit.ListParticipantsRequest{Room: roomB})
+		return err == nil && len(others.Participants) == 1 && len(others.Participants[0].Tracks) == 2
+	}, "the server to list carol with her two tracks")
 	token, err := lksdk.NewJoinToken(lksdk.ConnectInfo{
 		APIKey: srv.APIKey, APISecret: srv.APISecret, RoomName: roomB, ParticipantIdentity: "bob",
 	}, &auth.VideoGrant{}, 0)
