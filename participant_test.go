@@ -69,6 +69,14 @@ func TestPermissionsChangedByServer(t *testing.T) {
 		changes <- change{p.Identity(), old, p.(*lksdk.LocalParticipant).Permissions()}
 	}
 	a := join(t, srv, room, "alice", &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{OnPermissionsChanged: cb}})
+	remoteChanges := make(chan change, 4)
+	b := join(t, srv, room, "bob", &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
+		OnPermissionsChanged: func(old *livekit.ParticipantPermission, p lksdk.Participant) {
+			remoteChanges <- change{p.Identity(), old, p.(*lksdk.RemoteParticipant).Permissions()}
+		},
+	}})
+	eventually(t, 5*time.Second, func() bool { return b.GetParticipantByIdentity("alice") != nil }, "bob to see alice")
+	require.True(t, b.GetParticipantByIdentity("alice").Permissions().GetCanPublish())
 	require.True(t, a.LocalParticipant.Permissions().GetCanPublish())
 	require.True(t, a.LocalParticipant.Permissions().GetCanSubscribe())
 
@@ -83,6 +91,13 @@ func TestPermissionsChangedByServer(t *testing.T) {
 	require.False(t, ch.now.GetCanPublish())
 	require.False(t, a.LocalParticipant.Permissions().GetCanPublish())
 	require.True(t, a.LocalParticipant.Permissions().GetCanPublishData())
+
+	// The others see the change too.
+	ch = recv(t, remoteChanges, 5*time.Second, "OnPermissionsChanged at bob")
+	require.Equal(t, "alice", ch.identity)
+	require.True(t, ch.old.GetCanPublish())
+	require.False(t, ch.now.GetCanPublish())
+	require.False(t, b.GetParticipantByIdentity("alice").Permissions().GetCanPublish())
 }
 
 func TestSetSubscriptionPermission(t *testing.T) {
@@ -98,18 +113,18 @@ func TestSetSubscriptionPermission(t *testing.T) {
 		sid    string
 		reader *trackReader
 	}
-	watch := func(identity string) (subs chan sub, failed chan string) {
-		subs, failed = make(chan sub, 4), make(chan string, 4)
-		join(t, srv, room, identity, &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
+	watch := func(identity string) (*lksdk.Room, chan sub, chan string) {
+		subs, failed := make(chan sub, 4), make(chan string, 4)
+		r := join(t, srv, room, identity, &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
 			OnTrackSubscribed: func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
 				subs <- sub{pub.SID(), readTrack(track)}
 			},
 			OnTrackSubscriptionFailed: func(sid string, _ *lksdk.RemoteParticipant) { failed <- sid },
 		}})
-		return subs, failed
+		return r, subs, failed
 	}
-	bobSubs, bobFailed := watch("bob")
-	carolSubs, _ := watch("carol")
+	bob, bobSubs, bobFailed := watch("bob")
+	_, carolSubs, _ := watch("carol")
 
 	want := []string{pubs.videoPub.SID(), pubs.audioPub.SID()}
 	// carol may subscribe, and receives the media.
@@ -121,6 +136,11 @@ func TestSetSubscriptionPermission(t *testing.T) {
 	// bob may not: the server refuses, for both tracks.
 	got := []string{recv(t, bobFailed, 10*time.Second, "bob's refusal"), recv(t, bobFailed, 10*time.Second, "bob's refusal")}
 	require.ElementsMatch(t, want, got)
+	alice := bob.GetParticipantByIdentity("alice")
+	for _, sid := range want {
+		require.False(t, alice.GetTrackPublication(sid).IsSubscriptionAllowed())
+		require.False(t, alice.GetTrackPublication(sid).IsSubscribed())
+	}
 	select {
 	case s := <-bobSubs:
 		t.Fatalf("bob subscribed to %s, which alice does not allow him", s.sid)
@@ -133,6 +153,7 @@ func TestSetSubscriptionPermission(t *testing.T) {
 		s := recv(t, bobSubs, 10*time.Second, "bob's subscription once allowed")
 		require.Contains(t, want, s.sid)
 		eventually(t, 10*time.Second, func() bool { return s.reader.packets.Load() > 0 }, "media at bob")
+		require.True(t, alice.GetTrackPublication(s.sid).IsSubscriptionAllowed())
 	}
 
 	require.Error(t, a.LocalParticipant.SetSubscriptionPermission(nil))

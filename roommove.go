@@ -37,7 +37,9 @@ func (e *RTCEngine) onRoomMoved(res *livekit.RoomMovedResponse) {
 // onRoomMoved makes the room the one the participant was moved to: the old
 // room's participants leave (with their tracks), the local participant
 // takes its new SID, the new room's participants arrive, and OnRoomMoved
-// follows. Later full reconnects join with the move's token.
+// follows. Later full reconnects join with the move's token. Media that
+// came before its publication stays pending: the connections are the same,
+// and the new room's tracks may come before the move is announced.
 func (r *Room) onRoomMoved(res *livekit.RoomMovedResponse) {
 	for _, rp := range r.GetParticipants() {
 		r.removeParticipant(rp)
@@ -46,7 +48,6 @@ func (r *Room) onRoomMoved(res *livekit.RoomMovedResponse) {
 	r.lock.Lock()
 	oldMetadata := r.metadata
 	r.sid, r.name, r.metadata = room.GetSid(), room.GetName(), room.GetMetadata()
-	r.pendingTracks = map[string]pendingTrack{}
 	if res.GetToken() != "" {
 		r.tokenSource = nil // a token of the old room's would join it again
 	}
