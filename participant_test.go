@@ -210,3 +210,38 @@ func TestParticipantLookupsBySID(t *testing.T) {
 	require.Same(t, alice, b.GetRemoteParticipants()[0])
 	require.Nil(t, b.GetParticipantBySID("PA_nobody"))
 }
+
+func TestSubscriptionPermissionSurvivesFullReconnect(t *testing.T) {
+	srv := lktest.Start(t)
+	room := lktest.RoomName(t)
+	reconnected := make(chan struct{}, 2)
+	a := join(t, srv, room, "alice", &lksdk.RoomCallback{OnReconnected: func() { reconnected <- struct{}{} }})
+	require.NoError(t, a.LocalParticipant.SetSubscriptionPermission(&livekit.SubscriptionPermission{
+		TrackPermissions: []*livekit.TrackPermission{{ParticipantIdentity: "carol", AllTracks: true}},
+	}))
+	pubs := publishAV(t, a, "alice")
+	oldSID := pubs.videoPub.SID()
+
+	// The server closes the session as when it shuts down: alice joins
+	// again as a new session and publishes her tracks again.
+	a.Simulate(lksdk.SimulateServerLeave)
+	recv(t, reconnected, 30*time.Second, "alice to reconnect")
+	require.NotEqual(t, oldSID, pubs.videoPub.SID(), "published again on a new session")
+
+	failed := make(chan string, 4)
+	subscribed := make(chan string, 4)
+	join(t, srv, room, "bob", &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
+		OnTrackSubscribed: func(_ *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
+			subscribed <- pub.SID()
+		},
+		OnTrackSubscriptionFailed: func(sid string, _ *lksdk.RemoteParticipant) { failed <- sid },
+	}})
+	want := []string{pubs.videoPub.SID(), pubs.audioPub.SID()}
+	got := []string{recv(t, failed, 10*time.Second, "bob's refusal"), recv(t, failed, 10*time.Second, "bob's refusal")}
+	require.ElementsMatch(t, want, got, "the new session keeps the permission")
+	select {
+	case sid := <-subscribed:
+		t.Fatalf("bob subscribed to %s after alice's reconnect", sid)
+	default:
+	}
+}
