@@ -103,6 +103,8 @@ func TestRoomMovedResponse(t *testing.T) {
 	me.Sid = "PA_movedbob"
 	me.Tracks = nil
 
+	// A move that names no room is ignored.
+	tap.inject(&livekit.SignalResponse{Message: &livekit.SignalResponse_RoomMoved{RoomMoved: &livekit.RoomMovedResponse{Token: token}}})
 	tap.inject(&livekit.SignalResponse{Message: &livekit.SignalResponse_RoomMoved{RoomMoved: &livekit.RoomMovedResponse{
 		Room: rooms.Rooms[0], Token: token, Participant: me, OtherParticipants: others.Participants,
 	}}})
