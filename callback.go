@@ -57,7 +57,9 @@ type ParticipantCallback struct {
 	// For the local participant.
 
 	// OnLocalTrackPublished is called when the server has accepted a
-	// track this participant publishes, after the publish returned.
+	// track this program publishes (it may run before PublishTrack
+	// returns), before any OnLocalTrackSubscribed of it. Tracks published
+	// again by a full reconnect are not announced again.
 	OnLocalTrackPublished func(publication *LocalTrackPublication, lp *LocalParticipant)
 	// OnLocalTrackUnpublished is called when a local track is no longer
 	// published: unpublished by this program or by the server.
