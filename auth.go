@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
 	"github.com/twitchtv/twirp"
 )
 
@@ -34,6 +35,9 @@ type ConnectInfo struct {
 	// ParticipantAttributes are key/value attributes set on the participant
 	// when it joins.
 	ParticipantAttributes map[string]string
+	// ParticipantKind is the kind the participant joins as; an agent
+	// joins as ParticipantAgent. The zero value is ParticipantStandard.
+	ParticipantKind ParticipantKind
 }
 
 // NewJoinToken signs a token that lets the participant described by info join
@@ -49,6 +53,9 @@ func NewJoinToken(info ConnectInfo, grant *auth.VideoGrant, validFor time.Durati
 	}
 	if info.ParticipantIdentity == "" {
 		return "", fmt.Errorf("lksdk: a join token needs a participant identity")
+	}
+	if _, known := livekit.ParticipantInfo_Kind_name[int32(info.ParticipantKind)]; !known {
+		return "", fmt.Errorf("lksdk: unknown participant kind %d", int(info.ParticipantKind))
 	}
 	g := auth.VideoGrant{}
 	if grant != nil {
@@ -72,6 +79,9 @@ func NewJoinToken(info ConnectInfo, grant *auth.VideoGrant, validFor time.Durati
 		SetValidFor(validFor)
 	if len(info.ParticipantAttributes) > 0 {
 		at.SetAttributes(info.ParticipantAttributes)
+	}
+	if info.ParticipantKind != ParticipantStandard {
+		at.SetKind(info.ParticipantKind.Proto())
 	}
 	return at.ToJWT()
 }

@@ -48,6 +48,22 @@ type ParticipantCallback struct {
 	// OnDataPacket is called with each user data packet and what is known of
 	// it: sender, topic, kind. It is called besides OnDataReceived.
 	OnDataPacket func(data []byte, params DataReceiveParams)
+
+	// OnPermissionsChanged is called when the server changes what a
+	// participant may do (RoomService.UpdateParticipant, for one), with
+	// its permissions before; Permissions returns the new ones.
+	OnPermissionsChanged func(oldPermissions *livekit.ParticipantPermission, p Participant)
+
+	// For the local participant.
+
+	// OnLocalTrackPublished is called when the server has accepted a
+	// track this program publishes (it may run before PublishTrack
+	// returns), before any OnLocalTrackSubscribed of it. Tracks published
+	// again by a full reconnect are not announced again.
+	OnLocalTrackPublished func(publication *LocalTrackPublication, lp *LocalParticipant)
+	// OnLocalTrackUnpublished is called when a local track is no longer
+	// published: unpublished by this program or by the server.
+	OnLocalTrackUnpublished func(publication *LocalTrackPublication, lp *LocalParticipant)
 }
 
 // DataReceiveParams describes a received data packet.
@@ -80,6 +96,9 @@ func NewParticipantCallback() *ParticipantCallback {
 		OnTrackUnpublished:         func(*RemoteTrackPublication, *RemoteParticipant) {},
 		OnDataReceived:             func([]byte, *RemoteParticipant) {},
 		OnDataPacket:               func([]byte, DataReceiveParams) {},
+		OnPermissionsChanged:       func(*livekit.ParticipantPermission, Participant) {},
+		OnLocalTrackPublished:      func(*LocalTrackPublication, *LocalParticipant) {},
+		OnLocalTrackUnpublished:    func(*LocalTrackPublication, *LocalParticipant) {},
 	}
 }
 
@@ -102,6 +121,9 @@ func (cb *ParticipantCallback) Merge(other *ParticipantCallback) {
 	mergeFunc(&cb.OnTrackUnpublished, other.OnTrackUnpublished)
 	mergeFunc(&cb.OnDataReceived, other.OnDataReceived)
 	mergeFunc(&cb.OnDataPacket, other.OnDataPacket)
+	mergeFunc(&cb.OnPermissionsChanged, other.OnPermissionsChanged)
+	mergeFunc(&cb.OnLocalTrackPublished, other.OnLocalTrackPublished)
+	mergeFunc(&cb.OnLocalTrackUnpublished, other.OnLocalTrackUnpublished)
 }
 
 // RoomCallback holds the functions called on events of a room; participant
@@ -134,6 +156,16 @@ type RoomCallback struct {
 	// sends: the segments, the transcribed participant and its track's
 	// publication (nil when not known).
 	OnTranscriptionReceived func(segments []*TranscriptionSegment, p Participant, publication TrackPublication)
+
+	// OnLocalTrackSubscribed is called when the server reports that a
+	// participant subscribed to a local track, the first time it does.
+	OnLocalTrackSubscribed func(publication *LocalTrackPublication, lp *LocalParticipant)
+	// OnRoomMoved is called when the server has moved this participant to
+	// another room (RoomService.MoveParticipant): the Room now stands for
+	// the new room, with its name and SID, the participants in it and the
+	// local participant's new SID. token is the one the SDK now uses to
+	// reconnect.
+	OnRoomMoved func(roomName string, token string)
 }
 
 // NewRoomCallback returns a RoomCallback whose functions do nothing.
@@ -150,6 +182,8 @@ func NewRoomCallback() *RoomCallback {
 		OnDisconnectedWithReason:  func(DisconnectReason) {},
 		OnTypedDataPacket:         func(DataPacket, DataReceiveParams) {},
 		OnTranscriptionReceived:   func([]*TranscriptionSegment, Participant, TrackPublication) {},
+		OnLocalTrackSubscribed:    func(*LocalTrackPublication, *LocalParticipant) {},
+		OnRoomMoved:               func(string, string) {},
 	}
 }
 
@@ -168,6 +202,8 @@ func (cb *RoomCallback) Merge(other *RoomCallback) {
 	mergeFunc(&cb.OnDisconnectedWithReason, other.OnDisconnectedWithReason)
 	mergeFunc(&cb.OnTypedDataPacket, other.OnTypedDataPacket)
 	mergeFunc(&cb.OnTranscriptionReceived, other.OnTranscriptionReceived)
+	mergeFunc(&cb.OnLocalTrackSubscribed, other.OnLocalTrackSubscribed)
+	mergeFunc(&cb.OnRoomMoved, other.OnRoomMoved)
 	cb.ParticipantCallback.Merge(&other.ParticipantCallback)
 }
 

@@ -21,6 +21,8 @@ type LocalParticipant struct {
 	baseParticipant
 	room   *Room
 	engine *RTCEngine
+
+	subscriptionPermission *livekit.SubscriptionPermission // guarded by mu; nil: never set
 }
 
 func newLocalParticipant(room *Room) *LocalParticipant {
@@ -85,16 +87,16 @@ func (p *LocalParticipant) PublishTrackWithContext(ctx context.Context, track we
 	}
 	pub := NewLocalTrackPublication(kind, track, opts.Name, p.engine.client)
 	pub.opts, pub.req = *opts, req
-	if err := p.publish(ctx, pub); err != nil {
+	if err := p.publish(ctx, pub, true); err != nil {
 		return nil, err
 	}
 	return pub, nil
 }
 
 // publish asks the server for pub's track, adds it to the publisher
-// connection and records it. A full reconnect runs it again for every
-// publication.
-func (p *LocalParticipant) publish(ctx context.Context, pub *LocalTrackPublication) error {
+// connection and records it; announce queues OnLocalTrackPublished. A full
+// reconnect runs it again for every publication, unannounced.
+func (p *LocalParticipant) publish(ctx context.Context, pub *LocalTrackPublication, announce bool) error {
 	pub.setLogger(p.room.ownLogger())
 	req := proto.Clone(pub.req).(*livekit.AddTrackRequest)
 	req.Muted = pub.IsMuted()
@@ -109,8 +111,13 @@ func (p *LocalParticipant) publish(ctx context.Context, pub *LocalTrackPublicati
 		return err
 	}
 	pub.setBinding(p.bindTrack(pub, transceiver))
+	// Recorded and announced at once: the loop, which looks the track up
+	// to announce its first subscriber, cannot announce that first.
 	p.mu.Lock()
 	p.tracks[info.Sid] = pub
+	if announce {
+		p.room.emit(func(cb *RoomCallback) { cb.OnLocalTrackPublished(pub, p) })
+	}
 	p.mu.Unlock()
 	return nil
 }
@@ -118,12 +125,13 @@ func (p *LocalParticipant) publish(ctx context.Context, pub *LocalTrackPublicati
 // republish publishes every local track again, with all its options, on a
 // new session.
 func (p *LocalParticipant) republish(ctx context.Context) error {
+	p.resendSubscriptionPermission()
 	pubs := p.TrackPublications()
 	p.mu.Lock()
 	p.tracks = map[string]TrackPublication{}
 	p.mu.Unlock()
 	for _, pub := range pubs {
-		if err := p.publish(ctx, pub); err != nil {
+		if err := p.publish(ctx, pub, false); err != nil {
 			// Keep every publication for the next attempt.
 			p.mu.Lock()
 			for _, q := range pubs {
@@ -197,7 +205,7 @@ func (p *LocalParticipant) PublishSimulcastTrackWithContext(ctx context.Context,
 	for _, t := range layers {
 		pub.simulcast[t.layer.Quality] = t
 	}
-	if err := p.publish(ctx, pub); err != nil {
+	if err := p.publish(ctx, pub, true); err != nil {
 		return nil, err
 	}
 	return pub, nil
@@ -218,7 +226,11 @@ func (p *LocalParticipant) UnpublishTrack(sid string) error {
 		return fmt.Errorf("%w: %s", ErrCannotFindTrack, sid)
 	}
 	p.mu.Lock()
+	_, published := p.tracks[sid]
 	delete(p.tracks, sid)
+	if published {
+		p.room.emit(func(cb *RoomCallback) { cb.OnLocalTrackUnpublished(pub, p) })
+	}
 	p.mu.Unlock()
 	b := pub.setBinding(nil)
 	if b == nil {

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/proto"
 )
 
 // Participant is a participant of a room: the LocalParticipant or a
@@ -31,6 +32,7 @@ type baseParticipant struct {
 	metadata   string
 	attributes map[string]string
 	kind       livekit.ParticipantInfo_Kind
+	permission *livekit.ParticipantPermission
 	info       *livekit.ParticipantInfo
 	audioLevel float32
 	isSpeaking bool
@@ -82,11 +84,21 @@ func (p *baseParticipant) Attributes() map[string]string {
 	return out
 }
 
-// Kind returns what kind of participant this is (standard, agent, SIP, ...).
-func (p *baseParticipant) Kind() livekit.ParticipantInfo_Kind {
+// Kind returns what kind of participant this is (standard, agent, SIP, ...),
+// as the server reports it.
+func (p *baseParticipant) Kind() ParticipantKind {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return p.kind
+	return ParticipantKind(p.kind)
+}
+
+// Permissions returns what the server lets the participant do (publish,
+// subscribe, publish data, ...), as it last reported; nil before the
+// participant is known. The result must not be changed.
+func (p *baseParticipant) Permissions() *livekit.ParticipantPermission {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.permission
 }
 
 // ParticipantInfo returns the server's last description of the participant.
@@ -177,6 +189,8 @@ type infoChanges struct {
 	oldName         string
 	nameChanged     bool
 	attributes      map[string]string // changed keys; "" for removed ones
+	oldPermission   *livekit.ParticipantPermission
+	permissionSet   bool // the permissions changed
 }
 
 // applyInfo records pi (unless it is older than what is known) and returns
@@ -193,6 +207,10 @@ func (p *baseParticipant) applyInfo(pi *livekit.ParticipantInfo) (ch infoChanges
 	if pi.Metadata != p.metadata {
 		ch.oldMetadata, ch.metadataChanged = p.metadata, !first
 		p.metadata = pi.Metadata
+	}
+	if !proto.Equal(pi.Permission, p.permission) {
+		ch.oldPermission, ch.permissionSet = p.permission, !first
+		p.permission = pi.Permission
 	}
 	if pi.Name != p.name {
 		ch.oldName, ch.nameChanged = p.name, !first

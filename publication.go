@@ -128,6 +128,7 @@ type RemoteTrackPublication struct {
 	onRTCP      func(rtcp.Packet)
 	rtcpStarted bool
 	intent      subscriptionIntent
+	denied      bool // the publisher does not allow this participant to subscribe
 }
 
 // subscriptionIntent is what the user asked of a remote track, kept to be

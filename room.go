@@ -290,6 +290,14 @@ func (r *Room) GetParticipant(sid string) *RemoteParticipant {
 	return r.participants[sid]
 }
 
+// GetParticipantBySID returns the remote participant with session id sid,
+// or nil. It is GetParticipant under its newer name.
+func (r *Room) GetParticipantBySID(sid string) *RemoteParticipant { return r.GetParticipant(sid) }
+
+// GetRemoteParticipants returns the remote participants. It is
+// GetParticipants under its newer name.
+func (r *Room) GetRemoteParticipants() []*RemoteParticipant { return r.GetParticipants() }
+
 // GetParticipantByIdentity returns the remote participant with this
 // identity, or nil.
 func (r *Room) GetParticipantByIdentity(identity string) *RemoteParticipant {

@@ -23,8 +23,10 @@ func (r *Room) onMute(req *livekit.MuteTrackRequest) { r.applyServerMute(req) }
 func (r *Room) onLeave(req *livekit.LeaveRequest)    { r.handleLeave(req) }
 
 func (r *Room) onTrackSubscribed(res *livekit.TrackSubscribed) {
-	if pub, _ := r.LocalParticipant.getPublication(res.GetTrackSid()).(*LocalTrackPublication); pub != nil {
+	local := r.LocalParticipant
+	if pub, _ := local.getPublication(res.GetTrackSid()).(*LocalTrackPublication); pub != nil && !pub.subscribed.isSet() {
 		pub.subscribed.set()
+		r.emit(func(cb *RoomCallback) { cb.OnLocalTrackSubscribed(pub, local) })
 	}
 }
 
@@ -136,6 +138,10 @@ func (r *Room) emitInfoChanges(ch infoChanges, p Participant) {
 	if len(ch.attributes) > 0 {
 		attrs := ch.attributes
 		r.emit(func(cb *RoomCallback) { cb.OnAttributesChanged(attrs, p) })
+	}
+	if ch.permissionSet {
+		old := ch.oldPermission
+		r.emit(func(cb *RoomCallback) { cb.OnPermissionsChanged(old, p) })
 	}
 }
 

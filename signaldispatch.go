@@ -24,6 +24,8 @@ type signalEvents interface {
 	onTrackSubscribed(res *livekit.TrackSubscribed)
 	onSubscriptionResponse(res *livekit.SubscriptionResponse)
 	onRequestResponse(res *livekit.RequestResponse)
+	onSubscriptionPermissionUpdate(u *livekit.SubscriptionPermissionUpdate)
+	onRoomMoved(res *livekit.RoomMovedResponse)
 }
 
 // dispatchSignal passes res to the method of h for its kind. Kinds the SDK
@@ -60,6 +62,10 @@ func dispatchSignal(res *livekit.SignalResponse, h signalEvents) {
 		h.onSubscriptionResponse(m.SubscriptionResponse)
 	case *livekit.SignalResponse_RequestResponse:
 		h.onRequestResponse(m.RequestResponse)
+	case *livekit.SignalResponse_SubscriptionPermissionUpdate:
+		h.onSubscriptionPermissionUpdate(m.SubscriptionPermissionUpdate)
+	case *livekit.SignalResponse_RoomMoved:
+		h.onRoomMoved(m.RoomMoved)
 	}
 }
 
@@ -82,6 +88,9 @@ func (ignoreSignals) onLeave(*livekit.LeaveRequest)                        {}
 func (ignoreSignals) onTrackSubscribed(*livekit.TrackSubscribed)           {}
 func (ignoreSignals) onSubscriptionResponse(*livekit.SubscriptionResponse) {}
 func (ignoreSignals) onRequestResponse(*livekit.RequestResponse)           {}
+
+func (ignoreSignals) onSubscriptionPermissionUpdate(*livekit.SubscriptionPermissionUpdate) {}
+func (ignoreSignals) onRoomMoved(*livekit.RoomMovedResponse)                               {}
 
 // signalClientCallbacks adapts a SignalClient's v0.10 callback fields to
 // signalEvents.
