@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -70,16 +71,19 @@ func TestLossyFloodStaysBounded(t *testing.T) {
 	srv := lktest.Start(t)
 	var lossy atomic.Int64
 	reliable := make(chan string, 16)
-	bot := inPackageJoin(t, srv, "flood", "bot", &RoomCallback{ParticipantCallback: ParticipantCallback{
-		OnDataPacket: func(data []byte, params DataReceiveParams) {
-			if params.Kind == livekit.DataPacket_RELIABLE {
-				reliable <- string(data)
-				return
-			}
-			lossy.Add(1)
-			time.Sleep(10 * time.Millisecond)
-		},
-	}})
+	connected := make(chan string, 16)
+	bot := inPackageJoin(t, srv, "flood", "bot", &RoomCallback{
+		OnParticipantConnected: func(rp *RemoteParticipant) { connected <- rp.Identity() },
+		ParticipantCallback: ParticipantCallback{
+			OnDataPacket: func(data []byte, params DataReceiveParams) {
+				if params.Kind == livekit.DataPacket_RELIABLE {
+					reliable <- string(data)
+					return
+				}
+				lossy.Add(1)
+				time.Sleep(10 * time.Millisecond)
+			},
+		}})
 	attacker := inPackageJoin(t, srv, "flood", "attacker", nil)
 	require.Eventually(t, func() bool { return bot.GetParticipantByIdentity("attacker") != nil },
 		10*time.Second, 10*time.Millisecond, "the bot sees the attacker")
@@ -114,7 +118,30 @@ func TestLossyFloodStaysBounded(t *testing.T) {
 			}
 		}
 	}()
-	sent, err := hostile.FloodLossy(context.Background(), dc, 4096, 30*time.Second)
+	type result struct {
+		sent int
+		err  error
+	}
+	flooded := make(chan result, 1)
+	go func() {
+		sent, err := hostile.FloodLossy(context.Background(), dc, 4096, 30*time.Second)
+		flooded <- result{sent, err}
+	}()
+
+	// Other events are not dropped by the data bound: a participant that
+	// joins during the flood is announced.
+	time.Sleep(3 * time.Second)
+	inPackageJoin(t, srv, "flood", "newcomer", nil)
+	for id := ""; id != "newcomer"; {
+		select {
+		case id = <-connected:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the bot was not told of a participant that joined during the flood")
+		}
+	}
+
+	res := <-flooded
+	sent, err := res.sent, res.err
 	close(stopSampling)
 	<-sampled
 	require.NoError(t, err)
@@ -143,5 +170,94 @@ func TestLossyFloodStaysBounded(t *testing.T) {
 		require.Equal(t, "after the flood", got)
 	case <-time.After(60 * time.Second):
 		t.Fatal("the reliable message sent after the flood did not arrive")
+	}
+}
+
+// A participant sending reliable data faster than the bot's callback takes
+// it makes the bot pause reading, within MaxPendingReliablePackets, and
+// every message still arrives, in order.
+func TestReliableFloodPausesAndLosesNothing(t *testing.T) {
+	srv := lktest.Start(t)
+	const n = 2000
+	var mu sync.Mutex
+	var got []string
+	all := make(chan struct{})
+	bot := inPackageJoin(t, srv, "reliable-flood", "bot", &RoomCallback{ParticipantCallback: ParticipantCallback{
+		OnDataPacket: func(data []byte, _ DataReceiveParams) {
+			time.Sleep(5 * time.Millisecond)
+			mu.Lock()
+			got = append(got, string(data))
+			if len(got) == n {
+				close(all)
+			}
+			mu.Unlock()
+		},
+	}})
+	sender := inPackageJoin(t, srv, "reliable-flood", "sender", nil)
+	require.Eventually(t, func() bool { return bot.GetParticipantByIdentity("sender") != nil },
+		10*time.Second, 10*time.Millisecond, "the bot sees the sender")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := 0; i < n; i++ {
+		require.NoError(t, sender.LocalParticipant.PublishDataPacket(ctx, []byte(strconv.Itoa(i))))
+	}
+	select {
+	case <-all:
+	case <-time.After(2 * time.Minute):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("%d of %d reliable messages arrived", len(got), n)
+	}
+	mu.Lock()
+	for i, s := range got {
+		require.Equal(t, strconv.Itoa(i), s, "message %d", i)
+	}
+	mu.Unlock()
+	stats := bot.Stats()
+	t.Logf("bot stats: %+v", stats)
+	require.NotZero(t, stats.ReliablePauses, "the bot's reader paused")
+	require.LessOrEqual(t, stats.PendingReliableHighWater, MaxPendingReliablePackets)
+}
+
+// Reliable data published just before Disconnect reaches the others:
+// leaving waits for the send buffer (about 1 MiB here) to drain.
+func TestDisconnectDeliversReliableDataSentBefore(t *testing.T) {
+	srv := lktest.Start(t)
+	const n, size = 64, 16000
+	var mu sync.Mutex
+	var got []int
+	all := make(chan struct{})
+	receiver := inPackageJoin(t, srv, "drain", "receiver", &RoomCallback{ParticipantCallback: ParticipantCallback{
+		OnDataPacket: func(data []byte, _ DataReceiveParams) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, int(data[0])|int(data[1])<<8)
+			if len(got) == n {
+				close(all)
+			}
+		},
+	}})
+	sender := inPackageJoin(t, srv, "drain", "sender", nil)
+	require.Eventually(t, func() bool { return receiver.GetParticipantByIdentity("sender") != nil },
+		10*time.Second, 10*time.Millisecond, "the receiver sees the sender")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	payload := make([]byte, size)
+	for i := 0; i < n; i++ {
+		payload[0], payload[1] = byte(i), byte(i>>8)
+		require.NoError(t, sender.LocalParticipant.PublishDataPacket(ctx, payload))
+	}
+	sender.Disconnect()
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("%d of %d packets published before Disconnect arrived", len(got), n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, v := range got {
+		require.Equal(t, i, v)
 	}
 }
