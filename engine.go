@@ -297,6 +297,7 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 		}
 	})
 	reliable.OnClose(func() {
+		watch.onLow() // those waiting for its buffer see it closed
 		if current(&e.reliableDC, reliable) {
 			e.reliableOpen.reset()
 		}

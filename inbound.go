@@ -41,8 +41,12 @@ const (
 	MaxPendingReliableBytes = 16 << 20
 	// MaxHeldDataPackets is how many data packets, of all senders together,
 	// the room holds while their senders are not known yet (see
-	// RoomStats.HeldOverflow for what happens past it).
-	MaxHeldDataPackets = 256
+	// RoomStats.HeldOverflow for what happens past it). Held packets count
+	// against the bounds above too, so those are reached first: a burst
+	// from a participant not yet announced pauses the reliable channel
+	// until the server announces it (or 5 s pass), rather than be delivered
+	// without its sender.
+	MaxHeldDataPackets = 4096
 )
 
 // logInterval is the least time between two log lines about the same
