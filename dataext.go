@@ -33,9 +33,14 @@ func (r *Room) ext() *roomDataExt {
 
 // handleNonUserData takes a data packet that is not a user packet: RPC,
 // data streams, DTMF, chat, transcriptions. It runs on the engine loop and
-// never blocks.
-func (r *Room) handleNonUserData(dp *livekit.DataPacket) {
+// never blocks. done is called once the packet is handed on.
+func (r *Room) handleNonUserData(dp *livekit.DataPacket, done func()) {
 	x := r.ext()
+	if !isRPCOrStream(dp) {
+		r.handleTypedPacket(dp, done)
+		return
+	}
+	defer done()
 	switch v := dp.Value.(type) {
 	case *livekit.DataPacket_RpcRequest:
 		r.handleRPCRequest(dp.ParticipantIdentity, v.RpcRequest)
@@ -49,9 +54,18 @@ func (r *Room) handleNonUserData(dp *livekit.DataPacket) {
 		x.streams.chunk(dp.ParticipantIdentity, v.StreamChunk)
 	case *livekit.DataPacket_StreamTrailer:
 		x.streams.trailer(dp.ParticipantIdentity, v.StreamTrailer)
-	default:
-		r.handleTypedPacket(dp)
 	}
+}
+
+// isRPCOrStream reports whether dp is an RPC or data stream packet, which
+// the room's RPC and stream state take (with bounds of their own).
+func isRPCOrStream(dp *livekit.DataPacket) bool {
+	switch dp.Value.(type) {
+	case *livekit.DataPacket_RpcRequest, *livekit.DataPacket_RpcAck, *livekit.DataPacket_RpcResponse,
+		*livekit.DataPacket_StreamHeader, *livekit.DataPacket_StreamChunk, *livekit.DataPacket_StreamTrailer:
+		return true
+	}
+	return false
 }
 
 // dataParticipantLeft fails the RPC calls to a participant that left and

@@ -148,15 +148,16 @@ func typedPacketOf(dp *livekit.DataPacket) DataPacket {
 
 // handleTypedPacket delivers a DTMF, chat or transcription packet to the
 // callbacks, in order with the room's other events. It runs on the engine
-// loop.
-func (r *Room) handleTypedPacket(dp *livekit.DataPacket) {
+// loop; done is called once the packet's callbacks have run.
+func (r *Room) handleTypedPacket(dp *livekit.DataPacket, done func()) {
 	pkt := typedPacketOf(dp)
 	if pkt == nil {
+		done()
 		return
 	}
 	sender := r.GetParticipantByIdentity(dp.ParticipantIdentity)
 	params := DataReceiveParams{Sender: sender, SenderIdentity: dp.ParticipantIdentity, Kind: dp.Kind}
-	r.emit(func(cb *RoomCallback) { cb.OnTypedDataPacket(pkt, params) })
+	r.emitData(func(cb *RoomCallback) { cb.OnTypedDataPacket(pkt, params) }, done)
 	t, ok := pkt.(*Transcription)
 	if !ok {
 		return

@@ -27,6 +27,14 @@
 // returns at once; the room finishes closing when the callback returns). A
 // slow callback delays the callbacks after it, not the connection.
 //
+// What other participants send is bounded on its way to the callbacks
+// (see [MaxPendingLossyPackets] and the constants beside it): lossy data
+// that finds the callbacks too far behind is dropped and counted; reliable
+// data is never dropped, its channel is read no further until the
+// callbacks catch up. Other events (participants, tracks) are never
+// dropped. [Room.Stats] returns the counters; a log line says when a bound
+// is reached, at most once per 10 s.
+//
 // A room's life is one state machine: new, connecting, connected (and
 // reconnecting while a lost connection is recovered), closing, closed. A
 // failed or cancelled join ends in closed. [Room.Disconnect] is defined in

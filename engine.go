@@ -82,7 +82,10 @@ type RTCEngine struct {
 	reliableOpen        *stateFlag
 	serverDataOpen      *stateFlag // the server's reliable channel to us is open
 	lossyOpen           *stateFlag
-	reliableLow         chan struct{}
+	reliableBuf         *bufferWatch // the reliable channel's send buffer
+
+	inbound *inboundData  // bounds received data
+	stop    chan struct{} // closed by Close
 
 	dataMu      sync.Mutex
 	reliableSeq uint32
@@ -133,7 +136,8 @@ func newRTCEngine(opts engineOptions, h engineHandler) *RTCEngine {
 		reliableOpen:        newStateFlag(),
 		serverDataOpen:      newStateFlag(),
 		lossyOpen:           newStateFlag(),
-		reliableLow:         make(chan struct{}, 1),
+		inbound:             newInboundData(),
+		stop:                make(chan struct{}),
 	}
 }
 
@@ -277,8 +281,9 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 	if err != nil {
 		return err
 	}
+	watch := newBufferWatch(reliable)
 	e.mu.Lock()
-	e.reliableDC, e.lossyDC = reliable, lossy
+	e.reliableDC, e.lossyDC, e.reliableBuf = reliable, lossy, watch
 	e.mu.Unlock()
 	// A channel of a session that was replaced does not touch the flags.
 	current := func(dc **webrtc.DataChannel, mine *webrtc.DataChannel) bool {
@@ -292,6 +297,7 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 		}
 	})
 	reliable.OnClose(func() {
+		watch.onLow() // those waiting for its buffer see it closed
 		if current(&e.reliableDC, reliable) {
 			e.reliableOpen.reset()
 		}
@@ -304,13 +310,6 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 	lossy.OnClose(func() {
 		if current(&e.lossyDC, lossy) {
 			e.lossyOpen.reset()
-		}
-	})
-	reliable.SetBufferedAmountLowThreshold(dataBufferHigh / 2)
-	reliable.OnBufferedAmountLow(func() {
-		select {
-		case e.reliableLow <- struct{}{}:
-		default:
 		}
 	})
 	e.receiveData(reliable)
@@ -446,6 +445,7 @@ func (e *RTCEngine) Close() {
 	}
 	e.closed = true
 	e.mu.Unlock()
+	close(e.stop) // before the channels close: their readers may wait on it
 
 	e.stopRecovery()
 	e.state.Store(int32(ConnectionStateDisconnected))

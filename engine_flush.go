@@ -3,47 +3,146 @@ package lksdk
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v3"
 )
 
-// reliableFlushCheck is how often waitReliableSent looks at the send
-// buffer. pion offers one buffered-amount-low threshold per channel, and the
-// engine's own flow control holds it.
-const reliableFlushCheck = 10 * time.Millisecond
+// leaveDrainTimeout bounds how long leaving a room waits for the reliable
+// data published before it to reach the server.
+const leaveDrainTimeout = 3 * time.Second
+
+// bufferWatch wakes those waiting for a data channel's send buffer to fall
+// to a level. pion offers one buffered-amount-low threshold per channel: it
+// is kept at the highest level anyone waits for, every crossing wakes every
+// waiter, and each checks again and registers anew. Nothing polls.
+type bufferWatch struct {
+	dc   *webrtc.DataChannel
+	sent atomic.Uint64 // bytes handed to the channel's Send
+
+	mu      sync.Mutex
+	levels  map[*uint64]struct{} // the levels waited for, one per waiter
+	crossed chan struct{}        // closed, and replaced, at each crossing
+}
+
+// newBufferWatch watches dc's send buffer; it takes dc's
+// OnBufferedAmountLow.
+func newBufferWatch(dc *webrtc.DataChannel) *bufferWatch {
+	w := &bufferWatch{dc: dc, levels: map[*uint64]struct{}{}, crossed: make(chan struct{})}
+	dc.OnBufferedAmountLow(w.onLow)
+	return w
+}
+
+func (w *bufferWatch) onLow() {
+	w.mu.Lock()
+	close(w.crossed)
+	w.crossed = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// wait returns when cond, given the bytes in the send buffer, reports done,
+// or with an error when ctx ends, stop closes or the channel closes.
+// Otherwise cond says at which level of the buffer to look again.
+func (w *bufferWatch) wait(ctx context.Context, stop <-chan struct{}, cond func(buffered uint64) (level uint64, done bool)) error {
+	var level uint64
+	defer func() {
+		w.mu.Lock()
+		delete(w.levels, &level)
+		w.setThresholdLocked()
+		w.mu.Unlock()
+	}()
+	for {
+		if w.dc.ReadyState() != webrtc.DataChannelStateOpen {
+			return fmt.Errorf("%w: the data channel closed before the data was sent", ErrNotConnected)
+		}
+		w.mu.Lock()
+		crossed := w.crossed
+		l, done := cond(w.dc.BufferedAmount())
+		if done {
+			w.mu.Unlock()
+			return nil
+		}
+		level = l
+		w.levels[&level] = struct{}{}
+		w.setThresholdLocked()
+		w.mu.Unlock()
+		// A crossing before the threshold was set is not reported: look once
+		// more now that it is.
+		if _, done := cond(w.dc.BufferedAmount()); done {
+			return nil
+		}
+		select {
+		case <-crossed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-stop:
+			return fmt.Errorf("%w: the engine closed before the data was sent", ErrNotConnected)
+		}
+	}
+}
+
+func (w *bufferWatch) setThresholdLocked() {
+	var th uint64
+	for l := range w.levels {
+		th = max(th, *l)
+	}
+	w.dc.SetBufferedAmountLowThreshold(th)
+}
+
+// waitBelowHigh waits while more than dataBufferHigh waits in the send
+// buffer, until it has drained to half of it.
+func (w *bufferWatch) waitBelowHigh(ctx context.Context, stop <-chan struct{}) error {
+	return w.wait(ctx, stop, func(buffered uint64) (uint64, bool) {
+		return dataBufferHigh / 2, buffered <= dataBufferHigh
+	})
+}
+
+// waitSent waits until every byte handed to the channel before the call has
+// left the send buffer, whatever is sent after it.
+func (w *bufferWatch) waitSent(ctx context.Context, stop <-chan struct{}) error {
+	target := w.sent.Load()
+	return w.wait(ctx, stop, func(buffered uint64) (uint64, bool) {
+		// What has left the buffer is what was sent less what is still in
+		// it; what this waits for has left when the buffer holds no more
+		// than what was sent after it.
+		later := w.sent.Load() - target
+		return later, buffered <= later
+	})
+}
+
+// reliableWatch returns the watch of the current reliable data channel, or
+// nil.
+func (e *RTCEngine) reliableWatch() *bufferWatch {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.reliableBuf
+}
 
 // waitReliableSent waits, bounded by ctx, until everything written to the
 // reliable data channel so far has been taken by the server. Data still in
 // the send buffer is lost if the connection closes, so a stream is
-// complete only when this returns.
-//
-// It holds the engine's send lock meanwhile, so that the buffer only
-// drains: with other participants of the process sending all the time it
-// would otherwise never be seen empty. Those sends wait at most for what
-// was queued before them, which they would have waited for anyway.
+// complete only when this returns. It holds no lock while it waits: what
+// others send meanwhile does not delay it.
 func (e *RTCEngine) waitReliableSent(ctx context.Context) error {
-	e.dataMu.Lock()
-	defer e.dataMu.Unlock()
-	var tick *time.Ticker
-	for {
-		e.mu.Lock()
-		dc := e.reliableDC
-		e.mu.Unlock()
-		if dc == nil || dc.ReadyState() != webrtc.DataChannelStateOpen {
-			return fmt.Errorf("%w: the data channel closed before the data was sent", ErrNotConnected)
-		}
-		if dc.BufferedAmount() == 0 {
-			return nil
-		}
-		if tick == nil {
-			tick = time.NewTicker(reliableFlushCheck)
-			defer tick.Stop()
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+	w := e.reliableWatch()
+	if w == nil {
+		return fmt.Errorf("%w: no data channel", ErrNotConnected)
+	}
+	return w.waitSent(ctx, e.stop)
+}
+
+// drainReliable waits, at most leaveDrainTimeout, for the reliable data
+// published so far to reach the server, so that leaving loses none of it.
+func (e *RTCEngine) drainReliable() {
+	w := e.reliableWatch()
+	if w == nil || w.dc.ReadyState() != webrtc.DataChannelStateOpen {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaveDrainTimeout)
+	defer cancel()
+	if err := w.waitSent(ctx, e.stop); err != nil {
+		e.logger().Info("leaving before all reliable data was sent", "error", err.Error(), "unsent", w.dc.BufferedAmount())
 	}
 }

@@ -15,9 +15,10 @@ func (e *RTCEngine) handleResponse(res *livekit.SignalResponse) {
 	dispatchSignal(res, e)
 }
 
-// handleData delivers a data packet that arrived on a data channel.
-func (e *RTCEngine) handleData(dp *livekit.DataPacket) {
-	e.handler.dataPacket(dp)
+// handleData delivers a data packet that arrived on a data channel; done
+// releases what it takes of the bounds of received data.
+func (e *RTCEngine) handleData(dp *livekit.DataPacket, done func()) {
+	e.handler.dataPacket(dp, done)
 	if user := dp.GetUser(); user != nil && e.OnDataReceived != nil {
 		e.OnDataReceived(user)
 	}

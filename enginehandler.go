@@ -28,7 +28,10 @@ type engineHandler interface {
 	// answered, with the subscriber's transceivers.
 	subscriberOffer(offer webrtc.SessionDescription, transceivers []*webrtc.RTPTransceiver)
 	mediaTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
-	dataPacket(dp *livekit.DataPacket)
+	// dataPacket takes a data packet; done releases what the packet takes
+	// of the engine's bounds of received data, and must be called once the
+	// handler is through with it.
+	dataPacket(dp *livekit.DataPacket, done func())
 	// syncState is what the client has, for the server after a resume.
 	syncState() *livekit.SyncState
 
@@ -54,7 +57,7 @@ func (noHandler) joined(*livekit.JoinResponse)                                  
 func (noHandler) rejoined(*livekit.JoinResponse)                                      {}
 func (noHandler) subscriberOffer(webrtc.SessionDescription, []*webrtc.RTPTransceiver) {}
 func (noHandler) mediaTrack(*webrtc.TrackRemote, *webrtc.RTPReceiver)                 {}
-func (noHandler) dataPacket(*livekit.DataPacket)                                      {}
+func (noHandler) dataPacket(_ *livekit.DataPacket, done func())                       { done() }
 func (noHandler) syncState() *livekit.SyncState                                       { return &livekit.SyncState{} }
 func (noHandler) reconnecting()                                                       {}
 func (noHandler) reconnected()                                                        {}

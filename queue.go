@@ -18,6 +18,7 @@ type serialQueue struct {
 	done    chan struct{}
 	goid    uint64 // of the queue's goroutine
 	started chan struct{}
+	high    int // the most functions that waited at once
 }
 
 func newSerialQueue() *serialQueue {
@@ -35,6 +36,7 @@ func (q *serialQueue) post(fn func()) bool {
 		return false
 	}
 	q.items = append(q.items, fn)
+	q.high = max(q.high, len(q.items))
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -72,6 +74,13 @@ func (q *serialQueue) discardAndWait() {
 	q.items = nil
 	q.mu.Unlock()
 	q.closeAndWait()
+}
+
+// highWater returns the most functions that waited at once to run.
+func (q *serialQueue) highWater() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.high
 }
 
 // onQueue reports whether the caller runs on the queue's goroutine.

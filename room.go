@@ -113,9 +113,9 @@ type Room struct {
 	serverInfo     *livekit.ServerInfo
 	participants   map[string]*RemoteParticipant // by sid
 	activeSpeakers []Participant
-	pendingTracks  map[string]pendingTrack          // by track sid: media that came before its publication
-	heldData       map[string][]*livekit.DataPacket // by sender identity: data that came before its sender
-	heldTimers     []*time.Timer
+	pendingTracks  map[string]pendingTrack // by track sid: media that came before its publication
+	held           heldState               // data that came before its sender
+	heldLog        rateLog
 	state          roomState        // changed only by transition
 	reason         DisconnectReason // set on entering closing
 	cancelJoin     context.CancelFunc
@@ -143,7 +143,7 @@ func CreateRoom(callback *RoomCallback) *Room {
 		callback:      cb,
 		participants:  map[string]*RemoteParticipant{},
 		pendingTracks: map[string]pendingTrack{},
-		heldData:      map[string][]*livekit.DataPacket{},
+		held:          heldState{bySender: map[string]*heldSender{}},
 		done:          make(chan struct{}),
 	}
 	r.LocalParticipant = newLocalParticipant(r)

@@ -196,6 +196,7 @@ func (r *Room) close(reason DisconnectReason, sendLeave bool) {
 	r.logger().Info("leaving room", "room", r.Name(), "reason", reason.String())
 	r.closeDataExt()
 	if sendLeave {
+		r.engine.drainReliable() // the server closes the connection on leave
 		_ = r.engine.sendLeave(reason)
 	}
 	r.shutdown()
@@ -214,11 +215,7 @@ func (r *Room) shutdown() {
 	for _, pub := range r.LocalParticipant.TrackPublications() {
 		pub.closeTracks()
 	}
-	r.lock.Lock()
-	for _, t := range r.heldTimers {
-		t.Stop()
-	}
-	r.lock.Unlock()
+	r.releaseAllHeld()
 	r.goroutines.closeAndWait()
 }
 

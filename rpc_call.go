@@ -21,6 +21,7 @@ type rpcState struct {
 	closed   bool
 	running  int // requests being answered
 	dropped  uint64
+	dropLog  rateLog
 }
 
 // MaxConcurrentRpcRequests bounds how many incoming calls a room answers at
@@ -281,8 +282,12 @@ func (r *Room) handleRPCRequest(caller string, req *livekit.RpcRequest) {
 	}
 	if x.rpc.running >= MaxConcurrentRpcRequests {
 		x.rpc.dropped++
+		dropped := x.rpc.dropped
 		x.rpc.mu.Unlock()
-		r.log.Info("too many RPC requests at once, dropping one", "caller", caller, "method", req.Method)
+		if ok, more := x.rpc.dropLog.allow(); ok {
+			r.logger().Info("too many RPC requests at once, dropping one", "caller", caller, "method", req.Method,
+				"bound", MaxConcurrentRpcRequests, "dropped", dropped, "alsoSince", more)
+		}
 		return
 	}
 	x.rpc.running++

@@ -78,7 +78,7 @@ func FuzzSignalResponse(f *testing.F) {
 		// And as a data packet, which arrives on a data channel.
 		dp := &livekit.DataPacket{}
 		if proto.Unmarshal(data, dp) == nil {
-			r.engine.handleData(dp)
+			r.engine.handleData(dp, func() {})
 		}
 		r.closeOffline()
 	})
