@@ -62,6 +62,10 @@ type SignalClient struct {
 	// with the reason.
 	OnCloseWithError func(err error)
 
+	// OnInvalidResponse, when set, is told of each response dropped because
+	// it is invalid; the error wraps ErrInvalidResponse.
+	OnInvalidResponse func(err error)
+
 	// Dialer dials the WebSocket; websocket.DefaultDialer when nil.
 	Dialer *websocket.Dialer
 
@@ -79,6 +83,14 @@ type SignalClient struct {
 	lastRecv     atomic.Int64 // unix nanoseconds
 	rtt          atomic.Int64 // milliseconds
 	lostReason   atomic.Pointer[error]
+
+	invalidResponses atomic.Uint64
+}
+
+// InvalidResponses returns how many responses were dropped because they
+// were invalid (see OnInvalidResponse).
+func (c *SignalClient) InvalidResponses() uint64 {
+	return c.invalidResponses.Load()
 }
 
 func (c *SignalClient) logger() logr.Logger {
@@ -128,6 +140,10 @@ func (c *SignalClient) JoinWithContext(ctx context.Context, urlPrefix, token str
 	if join == nil {
 		c.Close()
 		return nil, &ConnectError{Phase: PhaseJoin, Err: fmt.Errorf("%w: first response was %T, not a join response", ErrSignalError, res.Message)}
+	}
+	if err := validateJoin(join); err != nil {
+		c.Close()
+		return nil, &ConnectError{Phase: PhaseJoin, Err: fmt.Errorf("%w: %w", ErrSignalError, err)}
 	}
 	c.setPingTiming(join.PingInterval, join.PingTimeout)
 	return join, nil
@@ -481,7 +497,17 @@ func (c *SignalClient) lost(conn *websocket.Conn, stop chan struct{}, err error)
 	}
 }
 
+// dispatch delivers res, or drops it, logged and counted, when it is
+// invalid (see validateResponse).
 func (c *SignalClient) dispatch(res *livekit.SignalResponse) {
+	if err := validateResponse(res); err != nil {
+		c.invalidResponses.Add(1)
+		c.logger().Error(err, "dropped a signal response")
+		if c.OnInvalidResponse != nil {
+			c.OnInvalidResponse(err)
+		}
+		return
+	}
 	if c.OnResponse != nil {
 		c.OnResponse(res)
 		return
