@@ -91,10 +91,9 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 	var opts SampleWriteOptions
 	var level uint8
 	for {
-		if replayer != nil {
-			for frame, ok := replayer.NextReplay(); ok; frame, ok = replayer.NextReplay() {
-				_ = s.writeReplay(frame)
-			}
+		s.forwardDueKeyFrame()
+		if replayer != nil && !s.sendReplay(ctx, replayer, timer) {
+			return
 		}
 		var sample media.Sample
 		var err error
