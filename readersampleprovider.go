@@ -21,8 +21,9 @@ import (
 
 const (
 	defaultVideoFrameDuration = time.Second / 30
-	// maxGOPBytes bounds the group of pictures kept for keyframe requests.
-	maxGOPBytes = 32 << 20
+	// maxGOPBytes bounds the group of pictures kept for keyframe requests:
+	// no more than one replay may send (a larger group is not replayed).
+	maxGOPBytes = MaxKeyFrameReplayBytes
 )
 
 // ReaderSampleProviderOption configures a ReaderSampleProvider.

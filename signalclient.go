@@ -2,14 +2,7 @@ package lksdk
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
-	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,7 +174,7 @@ func (c *SignalClient) connect(ctx context.Context, urlPrefix, token string, opt
 	conn, resp, err := dialer.DialContext(ctx, base+"/rtc?"+query, nil)
 	stopDialWatch()
 	if err != nil {
-		return nil, dialError(ctx, base, query, resp, err)
+		return nil, dialError(ctx, c.Dialer, base, query, resp, err)
 	}
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
@@ -220,119 +213,6 @@ func (c *SignalClient) connect(ctx context.Context, urlPrefix, token string, opt
 			return nil, &ConnectError{Phase: PhaseJoin, Reason: m.Leave.Reason.String(), Err: err}
 		}
 	}
-}
-
-// cancellableDialer returns a copy of d (websocket.DefaultDialer when nil)
-// whose connection is interrupted when ctx is cancelled: the WebSocket
-// library honours only a context's deadline during the handshake. stop ends
-// the watch once the dial has returned.
-func cancellableDialer(ctx context.Context, d *websocket.Dialer) (dialer *websocket.Dialer, stop func()) {
-	if d == nil {
-		d = websocket.DefaultDialer
-	}
-	cp := *d
-	var mu sync.Mutex
-	var stops []func() bool
-	netDial, plainDial := d.NetDialContext, d.NetDial
-	cp.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
-		var conn net.Conn
-		var err error
-		switch {
-		case netDial != nil:
-			conn, err = netDial(dctx, network, addr)
-		case plainDial != nil:
-			conn, err = plainDial(network, addr)
-		default:
-			var nd net.Dialer
-			conn, err = nd.DialContext(dctx, network, addr)
-		}
-		if err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		stops = append(stops, context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) }))
-		mu.Unlock()
-		return conn, nil
-	}
-	return &cp, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, s := range stops {
-			s()
-		}
-	}
-}
-
-func signalQuery(token string, opts SignalOptions) string {
-	q := url.Values{}
-	q.Set("access_token", token)
-	q.Set("protocol", fmt.Sprint(PROTOCOL))
-	q.Set("sdk", "go")
-	q.Set("version", Version)
-	if opts.AutoSubscribe {
-		q.Set("auto_subscribe", "1")
-	} else {
-		q.Set("auto_subscribe", "0")
-	}
-	if opts.Reconnect {
-		q.Set("reconnect", "1")
-		q.Set("sid", opts.ParticipantSID)
-		q.Set("reconnect_reason", fmt.Sprint(int32(opts.ReconnectReason)))
-	}
-	return q.Encode()
-}
-
-// dialError turns a failed WebSocket dial into a ConnectError that carries
-// the server's reason, asked of /rtc/validate.
-func dialError(ctx context.Context, base, query string, resp *http.Response, err error) error {
-	ce := &ConnectError{Phase: PhaseSignalDial}
-	if resp == nil {
-		if ctx.Err() != nil || isTimeout(err) {
-			ce.Err = fmt.Errorf("%w: %w: %w", ErrSignalError, ErrConnectionTimeout, err)
-		} else {
-			ce.Err = fmt.Errorf("%w: %w", ErrSignalError, err)
-		}
-		return ce
-	}
-	ce.StatusCode = resp.StatusCode
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	_ = resp.Body.Close()
-	ce.Reason = strings.TrimSpace(string(body))
-	if reason := validateReason(ctx, base, query); reason != "" {
-		ce.Reason = reason
-	}
-	// The server quotes the token it refused; keep credentials out of logs.
-	ce.Reason = jwtPattern.ReplaceAllString(ce.Reason, "<token>")
-	ce.Err = fmt.Errorf("%w: server refused the connection (%d)", ErrSignalError, resp.StatusCode)
-	return ce
-}
-
-// validateReason asks /rtc/validate why a connection would be refused.
-// isTimeout reports whether err is a network timeout (a deadline taken from
-// the caller's context can fire before the context itself reports it).
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`)
-
-func validateReason(ctx context.Context, base, query string) string {
-	u := ToHttpURL(base) + "/rtc/validate?" + query
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return ""
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode == http.StatusOK {
-		return ""
-	}
-	return strings.TrimSpace(string(body))
 }
 
 func readResponse(conn *websocket.Conn) (*livekit.SignalResponse, error) {
