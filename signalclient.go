@@ -232,13 +232,25 @@ func readResponse(conn *websocket.Conn) (*livekit.SignalResponse, error) {
 	}
 }
 
+// The ping timing a join response may ask for: an interval up to
+// maxPingInterval, and a timeout longer than the interval (else a healthy
+// connection would be declared lost between two pings) and at most
+// maxPingTimeout. Values outside are replaced by the defaults.
+const (
+	maxPingInterval = time.Minute
+	maxPingTimeout  = 5 * time.Minute
+)
+
 func (c *SignalClient) setPingTiming(intervalSec, timeoutSec int32) {
 	c.pingInterval, c.pingTimeout = defaultPingInterval, defaultPingTimeout
-	if intervalSec > 0 {
+	if intervalSec > 0 && time.Duration(intervalSec)*time.Second <= maxPingInterval {
 		c.pingInterval = time.Duration(intervalSec) * time.Second
 	}
-	if timeoutSec > 0 {
+	if timeoutSec > 0 && time.Duration(timeoutSec)*time.Second <= maxPingTimeout {
 		c.pingTimeout = time.Duration(timeoutSec) * time.Second
+	}
+	if c.pingTimeout <= c.pingInterval {
+		c.pingTimeout = c.pingInterval + defaultPingTimeout - defaultPingInterval
 	}
 }
 
