@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	"github.com/pion/webrtc/v3"
 	"github.com/pion/webrtc/v3/pkg/media"
 	"github.com/stretchr/testify/require"
@@ -45,19 +48,39 @@ func ivfWithPTS(t testing.TB, n int, pts func(i int) uint64) []byte {
 
 // writeToEnd publishes data as a reader track bound to a capture, and
 // returns the error its write ended with and how many frames (distinct
-// RTP timestamps) it sent.
+// RTP timestamps) it sent. An error is checked to be in the track's log.
 func writeToEnd(t *testing.T, data []byte, mime string) (error, int) {
 	t.Helper()
 	done := make(chan error, 1)
 	track, err := NewLocalReaderTrack(io.NopCloser(bytes.NewReader(data)), mime,
 		ReaderTrackWithOnWriteError(func(err error) { done <- err }))
 	require.NoError(t, err)
+	var logMu sync.Mutex
+	var logged strings.Builder
+	l := funcr.New(func(prefix, args string) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		logged.WriteString(args + "\n")
+	}, funcr.Options{})
+	track.log.Store(&l)
+	defer func() {
+		select {
+		case err := <-done:
+			if err != nil {
+				logMu.Lock()
+				defer logMu.Unlock()
+				require.Contains(t, logged.String(), err.Error(), "the error is logged")
+			}
+		default: // the write did not end; reported already
+		}
+	}()
 	c := &capture{codecs: allTestCodecs, keep: true}
 	_, err = track.Bind(c)
 	require.NoError(t, err)
 	defer track.close()
 	select {
 	case err := <-done:
+		done <- err // for the log check
 		return err, len(c.timestamps())
 	case <-time.After(20 * time.Second):
 		t.Fatal("the write did not end")
