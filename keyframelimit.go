@@ -45,9 +45,9 @@ type KeyFrameStats struct {
 // keyFrameLimiter merges keyframe requests that come too fast.
 type keyFrameLimiter struct {
 	mu        sync.Mutex
-	last      time.Time // when a request was last forwarded
-	pending   bool      // a request waits for the interval to run
-	interval  time.Duration
+	last      time.Time   // when a request was last forwarded
+	pending   bool        // a request waits for the interval to run
+	waiting   atomic.Bool // pending, read without the lock by the writer
 	requests  atomic.Uint64
 	forwarded atomic.Uint64
 	merged    atomic.Uint64
@@ -61,11 +61,12 @@ func (l *keyFrameLimiter) request(now time.Time) bool {
 	l.requests.Add(1)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.last.IsZero() && now.Sub(l.last) < l.intervalLocked() {
+	if !l.last.IsZero() && now.Sub(l.last) < KeyFrameRequestInterval {
 		if l.pending {
 			l.merged.Add(1) // into the one already waiting
 		} else {
 			l.pending = true
+			l.waiting.Store(true)
 		}
 		return false
 	}
@@ -73,27 +74,27 @@ func (l *keyFrameLimiter) request(now time.Time) bool {
 		l.merged.Add(1) // the waiting one goes with this one
 	}
 	l.last, l.pending = now, false
+	l.waiting.Store(false)
 	l.forwarded.Add(1)
 	return true
 }
 
-// due reports whether a request that waited is to be forwarded now.
+// due reports whether a request that waited is to be forwarded now. The
+// writer calls it before every sample: without a waiting request it takes
+// no lock.
 func (l *keyFrameLimiter) due(now time.Time) bool {
+	if !l.waiting.Load() {
+		return false
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.pending || now.Sub(l.last) < l.intervalLocked() {
+	if !l.pending || now.Sub(l.last) < KeyFrameRequestInterval {
 		return false
 	}
 	l.last, l.pending = now, false
+	l.waiting.Store(false)
 	l.forwarded.Add(1)
 	return true
-}
-
-func (l *keyFrameLimiter) intervalLocked() time.Duration {
-	if l.interval > 0 {
-		return l.interval
-	}
-	return KeyFrameRequestInterval
 }
 
 func (l *keyFrameLimiter) stats() KeyFrameStats {
@@ -125,7 +126,7 @@ func (s *LocalSampleTrack) requestKeyFrame() {
 
 // forwardDueKeyFrame passes on a request that waited for the interval.
 func (s *LocalSampleTrack) forwardDueKeyFrame() {
-	if s.keyFrames.due(time.Now()) {
+	if s.keyFrames.waiting.Load() && s.keyFrames.due(time.Now()) {
 		s.forwardKeyFrame()
 	}
 }

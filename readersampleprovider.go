@@ -93,7 +93,8 @@ func ReaderTrackWithMime(mime string) func(provider *ReaderSampleProvider) {
 	return func(p *ReaderSampleProvider) { p.Mime = mime }
 }
 
-// ReaderTrackWithFrameDuration makes every sample last duration.
+// ReaderTrackWithFrameDuration makes every sample last duration (at most
+// 10 s; NewLocalReaderTrack refuses a longer one with ErrInvalidTiming).
 func ReaderTrackWithFrameDuration(duration time.Duration) func(provider *ReaderSampleProvider) {
 	return func(p *ReaderSampleProvider) { p.FrameDuration = duration }
 }
@@ -165,6 +166,10 @@ func NewLocalReaderTrack(in io.ReadCloser, mime string, options ...ReaderSampleP
 	p := &ReaderSampleProvider{Mime: mime, reader: in, replayNext: -1}
 	for _, o := range options {
 		o(p)
+	}
+	if err := checkSampleDuration(p.FrameDuration); err != nil {
+		_ = in.Close()
+		return nil, fmt.Errorf("lksdk: frame duration: %w", err)
 	}
 	if err := p.open(); err != nil {
 		_ = in.Close()

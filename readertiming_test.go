@@ -271,3 +271,11 @@ func (p *durationProvider) NextSample() (media.Sample, error) {
 	p.n++
 	return media.Sample{Data: []byte{0xfc, 1, 2}, Duration: p.durations[p.n-1]}, nil
 }
+
+func TestFrameDurationOptionIsChecked(t *testing.T) {
+	for _, d := range []time.Duration{-time.Second, time.Minute} {
+		_, err := NewLocalReaderTrack(io.NopCloser(bytes.NewReader(testdataBytes(t, "vp8.ivf"))), webrtc.MimeTypeVP8,
+			ReaderTrackWithFrameDuration(d))
+		require.ErrorIs(t, err, ErrInvalidTiming, "%s", d)
+	}
+}
