@@ -26,7 +26,7 @@ var badInputTests = map[string][]string{
 		"TestImpossibleSampleDurationStopsTheWrite"},
 	"malformed signal message": {"TestMalformedJoinIsAConnectError", "TestMalformedSignalResponsesMidSession",
 		"TestMalformedJoinOnFullReconnect", "FuzzSignalResponse"},
-	"keyframe request flood":             {"TestKeyFrameRequestsAreRateLimitedAndReplaysPaced"},
+	"keyframe request flood":             {"TestKeyFrameRequestsAreRateLimitedAndReplaysPaced", "TestPLIFloodThroughTheServer"},
 	"refused join whose `/rtc/validate`": {"TestValidateAsksThroughTheDialerAndFollowsNoRedirect"},
 	"data packet over 64 KiB":            {"TestOversizedDataIsRefused"},
 	"server gone during a session":       {"TestServerGoneForGoodEndsTheRoomOnce"},
