@@ -134,6 +134,8 @@ type LocalSampleTrack struct {
 	lastTS     uint32
 	replays    uint32 // replayed frames since the last regular one
 	started    bool
+
+	keyFrames keyFrameLimiter // keyframe requests, merged when too fast
 }
 
 // NewLocalSampleTrack returns a track for samples of codec c: VP8, VP9, AV1,
@@ -385,15 +387,6 @@ func (s *LocalSampleTrack) handleRTCP(pkts []rtcp.Packet) {
 		if s.onRTCP != nil {
 			s.onRTCP(pkt)
 		}
-	}
-}
-
-func (s *LocalSampleTrack) requestKeyFrame() {
-	s.mu.RLock()
-	p := s.provider
-	s.mu.RUnlock()
-	if kf, ok := p.(KeyFrameProvider); ok {
-		kf.RequestKeyFrame()
 	}
 }
 

@@ -21,8 +21,9 @@ import (
 
 const (
 	defaultVideoFrameDuration = time.Second / 30
-	// maxGOPBytes bounds the group of pictures kept for keyframe requests.
-	maxGOPBytes = 32 << 20
+	// maxGOPBytes bounds the group of pictures kept for keyframe requests:
+	// no more than one replay may send (a larger group is not replayed).
+	maxGOPBytes = MaxKeyFrameReplayBytes
 )
 
 // ReaderSampleProviderOption configures a ReaderSampleProvider.
@@ -49,6 +50,10 @@ type ReaderSampleProvider struct {
 	FrameDuration time.Duration
 	// OnWriteComplete is called when the input ends or fails.
 	OnWriteComplete func()
+	// OnWriteCompleteWithError is called, after OnWriteComplete, with nil
+	// when the input ended and with the error when it failed: corrupt data,
+	// or timing that cannot be played (ErrInvalidTiming).
+	OnWriteCompleteWithError func(err error)
 	// AudioLevel is the level sent with audio samples, in -dBov (0 loudest,
 	// 127 silence).
 	AudioLevel uint8
@@ -70,6 +75,8 @@ type ReaderSampleProvider struct {
 	nextPTS       uint64
 	haveNext      bool
 	lastDuration  time.Duration
+	frames        int // video frames read, for errors
+	samePTS       int // frames in a row whose successor has the same pts
 	ivfEOF        bool
 	keyframeCheck func([]byte) bool
 
@@ -86,7 +93,8 @@ func ReaderTrackWithMime(mime string) func(provider *ReaderSampleProvider) {
 	return func(p *ReaderSampleProvider) { p.Mime = mime }
 }
 
-// ReaderTrackWithFrameDuration makes every sample last duration.
+// ReaderTrackWithFrameDuration makes every sample last duration (at most
+// 10 s; NewLocalReaderTrack refuses a longer one with ErrInvalidTiming).
 func ReaderTrackWithFrameDuration(duration time.Duration) func(provider *ReaderSampleProvider) {
 	return func(p *ReaderSampleProvider) { p.FrameDuration = duration }
 }
@@ -95,6 +103,12 @@ func ReaderTrackWithFrameDuration(duration time.Duration) func(provider *ReaderS
 // ends or fails.
 func ReaderTrackWithOnWriteComplete(f func()) func(provider *ReaderSampleProvider) {
 	return func(p *ReaderSampleProvider) { p.OnWriteComplete = f }
+}
+
+// ReaderTrackWithOnWriteError sets a function called when the input ends
+// (with nil) or fails (with the error); see OnWriteCompleteWithError.
+func ReaderTrackWithOnWriteError(f func(err error)) func(provider *ReaderSampleProvider) {
+	return func(p *ReaderSampleProvider) { p.OnWriteCompleteWithError = f }
 }
 
 // ReaderTrackWithLoop makes a seekable input (a file) start over when it
@@ -153,6 +167,10 @@ func NewLocalReaderTrack(in io.ReadCloser, mime string, options ...ReaderSampleP
 	for _, o := range options {
 		o(p)
 	}
+	if err := checkSampleDuration(p.FrameDuration); err != nil {
+		_ = in.Close()
+		return nil, fmt.Errorf("lksdk: frame duration: %w", err)
+	}
 	if err := p.open(); err != nil {
 		_ = in.Close()
 		return nil, err
@@ -163,11 +181,21 @@ func NewLocalReaderTrack(in io.ReadCloser, mime string, options ...ReaderSampleP
 		return nil, err
 	}
 	track.OnBind(func() {
-		if err := track.StartWrite(p, p.OnWriteComplete); err != nil {
+		if err := track.StartWriteWithError(p, p.complete); err != nil {
 			track.logger().Info("could not start writing", "track", track.ID(), "error", err)
 		}
 	})
 	return track, nil
+}
+
+// complete tells the provider's completion functions that writing ended.
+func (p *ReaderSampleProvider) complete(err error) {
+	if p.OnWriteComplete != nil {
+		p.OnWriteComplete()
+	}
+	if p.OnWriteCompleteWithError != nil {
+		p.OnWriteCompleteWithError(err)
+	}
 }
 
 // codecCapability is what a track of the codec mime offers.
@@ -324,11 +352,16 @@ func (p *ReaderSampleProvider) read() (media.Sample, error) {
 		if err != nil {
 			return media.Sample{}, err
 		}
+		n := p.frames
+		p.frames++
 		d := p.FrameDuration
 		if d == 0 {
 			d = defaultVideoFrameDuration
 			if sps := p.h264.SPS(); sps != nil && sps.FrameRate > 0 {
-				d = time.Duration(float64(time.Second) / sps.FrameRate)
+				d = time.Duration(min(float64(time.Second)/sps.FrameRate, float64(maxSampleDuration+time.Nanosecond)))
+				if err := checkFrameDuration(n, d, "H.264 SPS timing info"); err != nil {
+					return media.Sample{}, err
+				}
 			}
 		}
 		return media.Sample{Data: au, Duration: d}, nil
@@ -348,7 +381,10 @@ func (p *ReaderSampleProvider) read() (media.Sample, error) {
 }
 
 // readIVF returns the next IVF frame, with the duration up to the frame
-// after it.
+// after it (the last duration for a frame whose successor has the same
+// timestamp, as a hidden alt-ref frame may). Timestamps that go back or
+// stand still for more than one frame, or a timebase that makes a frame
+// impossibly long or short, end the input with ErrInvalidTiming.
 func (p *ReaderSampleProvider) readIVF() (media.Sample, error) {
 	if !p.haveNext {
 		if p.ivfEOF {
@@ -363,13 +399,20 @@ func (p *ReaderSampleProvider) readIVF() (media.Sample, error) {
 	p.cur, p.next = p.next, p.cur
 	curPTS := p.nextPTS
 	p.haveNext = false
+	n := p.frames
+	p.frames++
 
 	frame, pts, err := p.ivf.Next()
 	switch {
 	case err == nil:
 		p.next, p.nextPTS, p.haveNext = append(p.next[:0], frame...), pts, true
-		if p.FrameDuration == 0 && pts > curPTS {
-			p.lastDuration = p.ptsDuration(pts - curPTS)
+		if p.FrameDuration == 0 {
+			if err := p.checkPTS(n, curPTS, pts); err != nil {
+				return media.Sample{}, err
+			}
+			if pts > curPTS {
+				p.lastDuration = p.ptsDuration(pts - curPTS)
+			}
 		}
 	case errors.Is(err, io.EOF):
 		p.ivfEOF = true
@@ -379,20 +422,36 @@ func (p *ReaderSampleProvider) readIVF() (media.Sample, error) {
 	d := p.FrameDuration
 	if d == 0 {
 		d = p.lastDuration
-	}
-	if d == 0 {
-		d = p.ptsDuration(1)
+		if d == 0 {
+			d = p.ptsDuration(1)
+		}
+		if err := checkFrameDuration(n, d, "IVF timestamps"); err != nil {
+			return media.Sample{}, err
+		}
 	}
 	return media.Sample{Data: p.cur, Duration: d}, nil
 }
 
+// checkPTS reports IVF timestamps that cannot be played: frame n+1's pts
+// before frame n's, or the same pts on three frames in a row.
+func (p *ReaderSampleProvider) checkPTS(n int, cur, next uint64) error {
+	switch {
+	case next < cur:
+		return fmt.Errorf("%w: IVF frame %d has timestamp %d, before frame %d's %d", ErrInvalidTiming, n+1, next, n, cur)
+	case next == cur:
+		p.samePTS++
+		if p.samePTS > 1 {
+			return fmt.Errorf("%w: IVF frames %d to %d all have timestamp %d", ErrInvalidTiming, n-1, n+1, cur)
+		}
+	default:
+		p.samePTS = 0
+	}
+	return nil
+}
+
 // ptsDuration converts IVF timebase units to a duration.
 func (p *ReaderSampleProvider) ptsDuration(units uint64) time.Duration {
-	h := p.ivfHeader
-	if h.TimebaseDenominator == 0 || h.TimebaseNumerator == 0 {
-		return defaultVideoFrameDuration * time.Duration(units)
-	}
-	return time.Duration(units * uint64(time.Second) * uint64(h.TimebaseNumerator) / uint64(h.TimebaseDenominator))
+	return ivfDuration(units, p.ivfHeader.TimebaseNumerator, p.ivfHeader.TimebaseDenominator)
 }
 
 // rewind starts a seekable input over.
@@ -404,7 +463,7 @@ func (p *ReaderSampleProvider) rewind() error {
 	if _, err := seeker.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	p.haveNext, p.ivfEOF = false, false
+	p.haveNext, p.ivfEOF, p.frames, p.samePTS = false, false, 0, 0
 	mime := p.Mime
 	if p.ivf != nil {
 		mime = "" // read the header again

@@ -35,7 +35,8 @@ type SampleProviderWithContext interface {
 
 // KeyFrameProvider is a SampleProvider that can answer a subscriber's
 // keyframe request, for instance by sending its current group of pictures
-// again. A LocalSampleTrack calls RequestKeyFrame when a PLI or FIR arrives.
+// again. A LocalSampleTrack calls RequestKeyFrame when a PLI or FIR arrives,
+// at most once per KeyFrameRequestInterval.
 type KeyFrameProvider interface {
 	RequestKeyFrame()
 }
@@ -44,11 +45,17 @@ type KeyFrameProvider interface {
 // sending frames it sent before again, such as its current group of
 // pictures from its last keyframe: a pre-encoded source cannot make a new
 // keyframe. Before each NextSample, StartWrite's writer takes every frame
-// NextReplay has to give and sends it at once, with timestamps between the
-// last frame's and the next one's, so that the timeline does not move; a
-// decoder that asked starts from the replayed keyframe. NextReplay returns
-// false when there is nothing (more) to replay. ReaderSampleProvider
-// implements it together with KeyFrameProvider.
+// NextReplay has to give and sends it, with timestamps between the last
+// frame's and the next one's, so that the timeline does not move; a decoder
+// that asked starts from the replayed keyframe. NextReplay returns false
+// when there is nothing (more) to replay. ReaderSampleProvider implements
+// it together with KeyFrameProvider.
+//
+// The writer bounds what requests can cost, for any provider: requests are
+// passed to RequestKeyFrame at most once per KeyFrameRequestInterval (the
+// rest are merged and counted, see LocalSampleTrack.KeyFrameStats), a
+// replay is paced at KeyFrameReplayRate, and frames past
+// MaxKeyFrameReplayBytes of one replay are dropped.
 type KeyFrameReplayer interface {
 	NextReplay() (frame []byte, ok bool)
 }

@@ -10,9 +10,21 @@ import (
 )
 
 // StartWrite sends the samples of provider as they fall due, on a goroutine
-// of the track's, until the provider ends (onComplete is then called), the
-// track is unbound, or StartWrite is called again.
+// of the track's, until the provider ends or fails (onComplete is then
+// called), the track is unbound, or StartWrite is called again.
 func (s *LocalSampleTrack) StartWrite(provider SampleProvider, onComplete func()) error {
+	var done func(error)
+	if onComplete != nil {
+		done = func(error) { onComplete() }
+	}
+	return s.StartWriteWithError(provider, done)
+}
+
+// StartWriteWithError is StartWrite with a completion function told why
+// writing ended: nil when NextSample returned io.EOF, else its error, or an
+// error wrapping ErrInvalidTiming for a sample lasting less than zero or
+// more than 10 s. Errors are also logged.
+func (s *LocalSampleTrack) StartWriteWithError(provider SampleProvider, onComplete func(err error)) error {
 	if provider == nil {
 		return errors.New("lksdk: StartWrite needs a provider")
 	}
@@ -56,7 +68,7 @@ func (s *LocalSampleTrack) StartWrite(provider SampleProvider, onComplete func()
 // writeLoop paces the provider's samples on a monotonic schedule: sample n
 // is sent at start + the durations of samples 0..n-1, so lateness does not
 // accumulate.
-func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvider, onComplete func()) {
+func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvider, onComplete func(error)) {
 	s.mu.RLock()
 	binding := s.binding
 	s.mu.RUnlock()
@@ -79,10 +91,9 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 	var opts SampleWriteOptions
 	var level uint8
 	for {
-		if replayer != nil {
-			for frame, ok := replayer.NextReplay(); ok; frame, ok = replayer.NextReplay() {
-				_ = s.writeReplay(frame)
-			}
+		s.forwardDueKeyFrame()
+		if replayer != nil && !s.sendReplay(ctx, replayer, timer) {
+			return
 		}
 		var sample media.Sample
 		var err error
@@ -95,12 +106,17 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 		if ctx.Err() != nil {
 			return
 		}
+		if err == nil {
+			err = checkSampleDuration(sample.Duration)
+		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			} else {
 				s.logger().Error(err, "sample provider failed", "track", s.id)
 			}
 			if onComplete != nil {
-				onComplete()
+				onComplete(err)
 			}
 			return
 		}

@@ -2,14 +2,7 @@ package lksdk
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
-	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +55,10 @@ type SignalClient struct {
 	// with the reason.
 	OnCloseWithError func(err error)
 
+	// OnInvalidResponse, when set, is told of each response dropped because
+	// it is invalid; the error wraps ErrInvalidResponse.
+	OnInvalidResponse func(err error)
+
 	// Dialer dials the WebSocket; websocket.DefaultDialer when nil.
 	Dialer *websocket.Dialer
 
@@ -79,6 +76,14 @@ type SignalClient struct {
 	lastRecv     atomic.Int64 // unix nanoseconds
 	rtt          atomic.Int64 // milliseconds
 	lostReason   atomic.Pointer[error]
+
+	invalidResponses atomic.Uint64
+}
+
+// InvalidResponses returns how many responses were dropped because they
+// were invalid (see OnInvalidResponse).
+func (c *SignalClient) InvalidResponses() uint64 {
+	return c.invalidResponses.Load()
 }
 
 func (c *SignalClient) logger() logr.Logger {
@@ -129,6 +134,10 @@ func (c *SignalClient) JoinWithContext(ctx context.Context, urlPrefix, token str
 		c.Close()
 		return nil, &ConnectError{Phase: PhaseJoin, Err: fmt.Errorf("%w: first response was %T, not a join response", ErrSignalError, res.Message)}
 	}
+	if err := validateJoin(join); err != nil {
+		c.Close()
+		return nil, &ConnectError{Phase: PhaseJoin, Err: fmt.Errorf("%w: %w", ErrSignalError, err)}
+	}
 	c.setPingTiming(join.PingInterval, join.PingTimeout)
 	return join, nil
 }
@@ -165,7 +174,7 @@ func (c *SignalClient) connect(ctx context.Context, urlPrefix, token string, opt
 	conn, resp, err := dialer.DialContext(ctx, base+"/rtc?"+query, nil)
 	stopDialWatch()
 	if err != nil {
-		return nil, dialError(ctx, base, query, resp, err)
+		return nil, dialError(ctx, c.Dialer, base, query, resp, err)
 	}
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
@@ -206,119 +215,6 @@ func (c *SignalClient) connect(ctx context.Context, urlPrefix, token string, opt
 	}
 }
 
-// cancellableDialer returns a copy of d (websocket.DefaultDialer when nil)
-// whose connection is interrupted when ctx is cancelled: the WebSocket
-// library honours only a context's deadline during the handshake. stop ends
-// the watch once the dial has returned.
-func cancellableDialer(ctx context.Context, d *websocket.Dialer) (dialer *websocket.Dialer, stop func()) {
-	if d == nil {
-		d = websocket.DefaultDialer
-	}
-	cp := *d
-	var mu sync.Mutex
-	var stops []func() bool
-	netDial, plainDial := d.NetDialContext, d.NetDial
-	cp.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
-		var conn net.Conn
-		var err error
-		switch {
-		case netDial != nil:
-			conn, err = netDial(dctx, network, addr)
-		case plainDial != nil:
-			conn, err = plainDial(network, addr)
-		default:
-			var nd net.Dialer
-			conn, err = nd.DialContext(dctx, network, addr)
-		}
-		if err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		stops = append(stops, context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) }))
-		mu.Unlock()
-		return conn, nil
-	}
-	return &cp, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, s := range stops {
-			s()
-		}
-	}
-}
-
-func signalQuery(token string, opts SignalOptions) string {
-	q := url.Values{}
-	q.Set("access_token", token)
-	q.Set("protocol", fmt.Sprint(PROTOCOL))
-	q.Set("sdk", "go")
-	q.Set("version", Version)
-	if opts.AutoSubscribe {
-		q.Set("auto_subscribe", "1")
-	} else {
-		q.Set("auto_subscribe", "0")
-	}
-	if opts.Reconnect {
-		q.Set("reconnect", "1")
-		q.Set("sid", opts.ParticipantSID)
-		q.Set("reconnect_reason", fmt.Sprint(int32(opts.ReconnectReason)))
-	}
-	return q.Encode()
-}
-
-// dialError turns a failed WebSocket dial into a ConnectError that carries
-// the server's reason, asked of /rtc/validate.
-func dialError(ctx context.Context, base, query string, resp *http.Response, err error) error {
-	ce := &ConnectError{Phase: PhaseSignalDial}
-	if resp == nil {
-		if ctx.Err() != nil || isTimeout(err) {
-			ce.Err = fmt.Errorf("%w: %w: %w", ErrSignalError, ErrConnectionTimeout, err)
-		} else {
-			ce.Err = fmt.Errorf("%w: %w", ErrSignalError, err)
-		}
-		return ce
-	}
-	ce.StatusCode = resp.StatusCode
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	_ = resp.Body.Close()
-	ce.Reason = strings.TrimSpace(string(body))
-	if reason := validateReason(ctx, base, query); reason != "" {
-		ce.Reason = reason
-	}
-	// The server quotes the token it refused; keep credentials out of logs.
-	ce.Reason = jwtPattern.ReplaceAllString(ce.Reason, "<token>")
-	ce.Err = fmt.Errorf("%w: server refused the connection (%d)", ErrSignalError, resp.StatusCode)
-	return ce
-}
-
-// validateReason asks /rtc/validate why a connection would be refused.
-// isTimeout reports whether err is a network timeout (a deadline taken from
-// the caller's context can fire before the context itself reports it).
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`)
-
-func validateReason(ctx context.Context, base, query string) string {
-	u := ToHttpURL(base) + "/rtc/validate?" + query
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return ""
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode == http.StatusOK {
-		return ""
-	}
-	return strings.TrimSpace(string(body))
-}
-
 func readResponse(conn *websocket.Conn) (*livekit.SignalResponse, error) {
 	for {
 		mt, payload, err := conn.ReadMessage()
@@ -336,13 +232,25 @@ func readResponse(conn *websocket.Conn) (*livekit.SignalResponse, error) {
 	}
 }
 
+// The ping timing a join response may ask for: an interval up to
+// maxPingInterval, and a timeout longer than the interval (else a healthy
+// connection would be declared lost between two pings) and at most
+// maxPingTimeout. Values outside are replaced by the defaults.
+const (
+	maxPingInterval = time.Minute
+	maxPingTimeout  = 5 * time.Minute
+)
+
 func (c *SignalClient) setPingTiming(intervalSec, timeoutSec int32) {
 	c.pingInterval, c.pingTimeout = defaultPingInterval, defaultPingTimeout
-	if intervalSec > 0 {
+	if intervalSec > 0 && time.Duration(intervalSec)*time.Second <= maxPingInterval {
 		c.pingInterval = time.Duration(intervalSec) * time.Second
 	}
-	if timeoutSec > 0 {
+	if timeoutSec > 0 && time.Duration(timeoutSec)*time.Second <= maxPingTimeout {
 		c.pingTimeout = time.Duration(timeoutSec) * time.Second
+	}
+	if c.pingTimeout <= c.pingInterval {
+		c.pingTimeout = c.pingInterval + defaultPingTimeout - defaultPingInterval
 	}
 }
 
@@ -481,7 +389,17 @@ func (c *SignalClient) lost(conn *websocket.Conn, stop chan struct{}, err error)
 	}
 }
 
+// dispatch delivers res, or drops it, logged and counted, when it is
+// invalid (see validateResponse).
 func (c *SignalClient) dispatch(res *livekit.SignalResponse) {
+	if err := validateResponse(res); err != nil {
+		c.invalidResponses.Add(1)
+		c.logger().Error(err, "dropped a signal response")
+		if c.OnInvalidResponse != nil {
+			c.OnInvalidResponse(err)
+		}
+		return
+	}
 	if c.OnResponse != nil {
 		c.OnResponse(res)
 		return
