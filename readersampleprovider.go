@@ -1,6 +1,7 @@
 package lksdk
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,9 @@ const (
 	// maxGOPBytes bounds the group of pictures kept for keyframe requests:
 	// no more than one replay may send (a larger group is not replayed).
 	maxGOPBytes = MaxKeyFrameReplayBytes
+	// readerBufferSize buffers a file's reads: several frames of a 500 kbps
+	// video, seconds of Opus.
+	readerBufferSize = 8 << 10
 )
 
 // ReaderSampleProviderOption configures a ReaderSampleProvider.
@@ -59,6 +63,7 @@ type ReaderSampleProvider struct {
 	AudioLevel uint8
 
 	reader     io.ReadCloser
+	buffered   *bufio.Reader // reader, for the IVF and Ogg readers
 	loop       bool
 	sampleOpts []LocalSampleTrackOptions
 
@@ -208,11 +213,19 @@ func codecCapability(mime string) webrtc.RTPCodecCapability {
 
 // open reads the input's header and checks it holds what Mime says.
 func (p *ReaderSampleProvider) open() error {
+	// The IVF and Ogg readers make small reads (a frame's header, then the
+	// frame): a buffer turns two system calls per frame into one per few
+	// frames. It is reset after a rewind. The Annex-B reader buffers itself.
+	if p.buffered == nil {
+		p.buffered = bufio.NewReaderSize(p.reader, readerBufferSize)
+	} else {
+		p.buffered.Reset(p.reader)
+	}
 	mime := strings.ToLower(p.Mime)
 	info, _ := codec.Lookup(mime)
 	switch {
 	case mime == "" || info.FourCC != "":
-		r, h, err := mediaparse.NewIVFReader(p.reader)
+		r, h, err := mediaparse.NewIVFReader(p.buffered)
 		if err != nil {
 			return fmt.Errorf("%w: reading IVF header: %w", ErrUnsupportedFileType, err)
 		}
@@ -234,7 +247,7 @@ func (p *ReaderSampleProvider) open() error {
 		p.h264 = mediaparse.NewAnnexBReader(p.reader)
 		p.keyframeCheck = mediaparse.IsH264Keyframe
 	case mime == strings.ToLower(webrtc.MimeTypeOpus):
-		r, _, err := mediaparse.NewOggOpusReader(p.reader)
+		r, _, err := mediaparse.NewOggOpusReader(p.buffered)
 		if err != nil {
 			return fmt.Errorf("%w: reading Ogg Opus header: %w", ErrUnsupportedFileType, err)
 		}
