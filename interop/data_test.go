@@ -160,7 +160,7 @@ func TestAttributesBothWays(t *testing.T) {
 			rp := r.GetParticipantByIdentity(me)
 			require.NotNil(t, rp, "Go does not list %s after joining", me)
 			assert.Equal(t, map[string]string{"side": kind}, rp.Attributes())
-			assert.Equal(t, livekit.ParticipantInfo_STANDARD, rp.Kind())
+			assert.Equal(t, lksdk.ParticipantStandard, rp.Kind())
 		})
 
 		t.Run("GoSetsPeerSees", func(t *testing.T) {
