@@ -11,7 +11,6 @@ package interop
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/livekit/server-sdk-go/internal/lkserver"
 )
 
 // Kinds of peer.
@@ -92,7 +93,7 @@ type Peer struct {
 	stdin  io.WriteCloser
 	out    *os.File // our end of the reply pipe
 	done   chan struct{}
-	logs   *tailBuffer
+	logs   *lkserver.TailBuffer
 	readWG sync.WaitGroup
 
 	writeMu sync.Mutex
@@ -133,7 +134,7 @@ func Start(ctx context.Context, kind string, opts Options) (*Peer, error) {
 		Kind:    kind,
 		out:     r,
 		done:    make(chan struct{}),
-		logs:    newTailBuffer(1 << 20),
+		logs:    lkserver.NewTailBuffer(1 << 20),
 		pending: map[int]chan message{},
 		changed: make(chan struct{}),
 	}
@@ -352,29 +353,4 @@ func (p *Peer) Close() error {
 		return fmt.Errorf("interop: the %s peer exited with %w", p.Kind, ee)
 	}
 	return nil
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf bytes.Buffer
-}
-
-func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	if over := b.buf.Len() - b.max; over > 0 {
-		b.buf.Next(over)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

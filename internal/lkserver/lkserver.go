@@ -66,7 +66,7 @@ type Server struct {
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when cmd has exited
 	exitErr error
-	logs    *tailBuffer
+	logs    *TailBuffer
 }
 
 // FindBinary returns the livekit-server executable to run: $LIVEKIT_SERVER_BIN,
@@ -164,7 +164,7 @@ func newServer(opts Options) (*Server, error) {
 		opts:       opts,
 		dir:        dir,
 		configPath: filepath.Join(dir, "livekit.yaml"),
-		logs:       newTailBuffer(4 << 20),
+		logs:       NewTailBuffer(4 << 20),
 	}
 	cfg, err := json.MarshalIndent(s.config(), "", "  ") // JSON is YAML
 	if err != nil {
@@ -341,16 +341,19 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
+// TailBuffer keeps the last max bytes written to it: a process's log for a
+// failed test's output. It is safe for concurrent use.
+type TailBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 	max int
 }
 
-func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
+// NewTailBuffer returns a TailBuffer keeping max bytes.
+func NewTailBuffer(max int) *TailBuffer { return &TailBuffer{max: max} }
 
-func (b *tailBuffer) Write(p []byte) (int, error) {
+// Write keeps p, dropping the oldest bytes past the limit.
+func (b *TailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf.Write(p)
@@ -360,7 +363,8 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (b *tailBuffer) String() string {
+// String returns what is kept.
+func (b *TailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
