@@ -19,6 +19,7 @@ type serialQueue struct {
 	done    chan struct{}
 	goid    uint64 // of the queue's goroutine
 	started chan struct{}
+	waiting int    // functions posted and not yet run (queued, or in run's batch)
 	high    int    // the most functions that waited at once
 	full    bool   // postLimited found the queue at its bound
 	refused uint64 // functions postLimited refused
@@ -45,7 +46,8 @@ func (q *serialQueue) post(fn func()) bool {
 // pushLocked appends fn, unlocks the queue and wakes its goroutine.
 func (q *serialQueue) pushLocked(fn func()) {
 	q.items = append(q.items, fn)
-	q.high = max(q.high, len(q.items))
+	q.waiting++
+	q.high = max(q.high, q.waiting)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -77,7 +79,7 @@ func (q *serialQueue) postLimited(fn func(), limit int) postResult {
 		q.refused++
 		q.mu.Unlock()
 		return postRefused
-	case len(q.items) >= limit:
+	case q.waiting >= limit:
 		q.full = true
 		q.refused++
 		q.mu.Unlock()
@@ -120,6 +122,7 @@ func (q *serialQueue) closeAndWait() {
 // waits for its goroutine to end.
 func (q *serialQueue) discardAndWait() {
 	q.mu.Lock()
+	q.waiting -= len(q.items)
 	q.items = nil
 	q.mu.Unlock()
 	q.closeAndWait()
@@ -150,6 +153,9 @@ func (q *serialQueue) run() {
 		for i, fn := range batch {
 			fn()
 			batch[i] = nil
+			q.mu.Lock()
+			q.waiting--
+			q.mu.Unlock()
 		}
 		if len(batch) == 0 {
 			if closed {

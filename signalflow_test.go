@@ -88,25 +88,26 @@ func TestSerialQueuePostLimited(t *testing.T) {
 	require.True(t, q.post(func() { close(running); <-hold }))
 	<-running // the queue is empty, its goroutine busy
 	var ran []int
+	// The running function counts against the bound: 1 + 3 = 4.
 	for i := range 3 {
-		require.Equal(t, posted, q.postLimited(func() { ran = append(ran, i) }, 3))
+		require.Equal(t, posted, q.postLimited(func() { ran = append(ran, i) }, 4))
 	}
-	if !assert.Equal(t, postFull, q.postLimited(func() { ran = append(ran, 3) }, 3)) {
+	if !assert.Equal(t, postFull, q.postLimited(func() { ran = append(ran, 3) }, 4)) {
 		close(hold)
 		return
 	}
-	require.Equal(t, postRefused, q.postLimited(func() { ran = append(ran, 4) }, 3))
+	require.Equal(t, postRefused, q.postLimited(func() { ran = append(ran, 4) }, 4))
 	last := make(chan struct{})
 	require.True(t, q.post(func() { close(last) }), "post queues past the bound")
 	close(hold)
 	<-last
-	require.Equal(t, postRefused, q.postLimited(func() { ran = append(ran, 5) }, 3), "refusing is for good")
+	require.Equal(t, postRefused, q.postLimited(func() { ran = append(ran, 5) }, 4), "refusing is for good")
 	done := make(chan struct{})
 	q.post(func() { close(done) })
 	<-done
 	require.Equal(t, []int{0, 1, 2}, ran)
 	require.Equal(t, uint64(3), q.refusedCount())
-	require.Equal(t, 4, q.highWater())
+	require.Equal(t, 5, q.highWater())
 }
 
 // A function of the queue may post to it, limited or not, without
@@ -118,7 +119,7 @@ func TestSerialQueuePostFromItselfNeverWaits(t *testing.T) {
 	q.post(func() {
 		var rs []postResult
 		for range 5 {
-			rs = append(rs, q.postLimited(func() {}, 2))
+			rs = append(rs, q.postLimited(func() {}, 3)) // itself and two more
 		}
 		q.post(func() {})
 		done <- rs
