@@ -29,7 +29,9 @@ var badInputTests = map[string][]string{
 	"keyframe request flood":             {"TestKeyFrameRequestsAreRateLimitedAndReplaysPaced", "TestPLIFloodThroughTheServer"},
 	"refused join whose `/rtc/validate`": {"TestValidateAsksThroughTheDialerAndFollowsNoRedirect"},
 	"data packet over 64 KiB":            {"TestOversizedDataIsRefused"},
-	"server gone during a session":       {"TestServerGoneForGoodEndsTheRoomOnce"},
+	"signal response flood": {"TestSignalFloodToSlowCallbackStaysBounded", "TestCallbackOverflowClosesTheRoom",
+		"TestSignalReaderWaitsForTheLoopAndCloseEndsIt"},
+	"server gone during a session": {"TestServerGoneForGoodEndsTheRoomOnce"},
 }
 
 // Every row of the README's bad-input table has a test, and every test

@@ -32,8 +32,12 @@
 // that finds the callbacks too far behind is dropped and counted; reliable
 // data is never dropped, its channel is read no further until the
 // callbacks catch up. Other events (participants, tracks) are never
-// dropped. [Room.Stats] returns the counters; a log line says when a bound
-// is reached, at most once per 10 s.
+// dropped: the signal connection is read no further while
+// [MaxPendingSignalResponses] wait for the room's event loop, and a room
+// whose callbacks fall [MaxPendingCallbacks] behind closes with reason
+// STATE_MISMATCH rather than lose an event unnoticed. [Room.Stats] returns
+// the counters; a log line says when a bound is reached, at most once per
+// 10 s.
 //
 // A room's life is one state machine: new, connecting, connected (and
 // reconnecting while a lost connection is recovered), closing, closed. A

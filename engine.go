@@ -84,8 +84,9 @@ type RTCEngine struct {
 	lossyOpen           *stateFlag
 	reliableBuf         *bufferWatch // the reliable channel's send buffer
 
-	inbound *inboundData  // bounds received data
-	stop    chan struct{} // closed by Close
+	inbound    *inboundData  // bounds received data
+	signalGate *flowGate     // bounds signal responses waiting for the loop
+	stop       chan struct{} // closed by Close
 
 	dataMu      sync.Mutex
 	reliableSeq uint32
@@ -137,6 +138,7 @@ func newRTCEngine(opts engineOptions, h engineHandler) *RTCEngine {
 		serverDataOpen:      newStateFlag(),
 		lossyOpen:           newStateFlag(),
 		inbound:             newInboundData(),
+		signalGate:          newFlowGate(MaxPendingSignalResponses, MaxPendingSignalBytes),
 		stop:                make(chan struct{}),
 	}
 }
@@ -176,9 +178,7 @@ func (e *RTCEngine) JoinContext(ctx context.Context, url, token string) (*liveki
 		e.Close()
 		return nil, &ConnectError{Phase: PhaseICE, Err: err}
 	}
-	e.client.OnResponse = func(res *livekit.SignalResponse) {
-		e.post(func() { e.handleResponse(res) })
-	}
+	e.client.deliver = e.deliverResponse
 	e.client.OnCloseWithError = func(err error) {
 		e.post(func() {
 			e.startRecovery(recoverResume, livekit.ReconnectReason_RR_SIGNAL_DISCONNECTED, fmt.Errorf("signal connection lost: %w", err))

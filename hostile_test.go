@@ -37,6 +37,17 @@ var (
 // disconnects it when the test ends.
 func inPackageJoin(t *testing.T, srv *lkserver.Server, room, identity string, cb *RoomCallback) *Room {
 	t.Helper()
+	r, err := ConnectToRoom(srv.URL, ConnectInfo{
+		APIKey: srv.APIKey, APISecret: srv.APISecret, RoomName: room, ParticipantIdentity: identity,
+	}, cb, WithWebRTCAPI(inPackageAPI(t)), WithICEServers())
+	require.NoError(t, err, "%s joining %s", identity, room)
+	t.Cleanup(r.Disconnect)
+	return r
+}
+
+// inPackageAPI returns a WebRTC API that gathers loopback candidates only.
+func inPackageAPI(t *testing.T) *webrtc.API {
+	t.Helper()
 	loopbackOnce.Do(func() {
 		se := webrtc.SettingEngine{}
 		se.SetIncludeLoopbackCandidate(true)
@@ -47,12 +58,7 @@ func inPackageJoin(t *testing.T, srv *lkserver.Server, room, identity string, cb
 		loopbackAPI, loopbackErr = NewWebRTCAPI(se)
 	})
 	require.NoError(t, loopbackErr)
-	r, err := ConnectToRoom(srv.URL, ConnectInfo{
-		APIKey: srv.APIKey, APISecret: srv.APISecret, RoomName: room, ParticipantIdentity: identity,
-	}, cb, WithWebRTCAPI(loopbackAPI), WithICEServers())
-	require.NoError(t, err, "%s joining %s", identity, room)
-	t.Cleanup(r.Disconnect)
-	return r
+	return loopbackAPI
 }
 
 // heapAfterGC returns the bytes of live heap objects.

@@ -8,8 +8,9 @@ import (
 )
 
 // serialQueue runs the functions posted to it one at a time, in the order
-// they were posted, on a goroutine of its own. Posting never blocks: the
-// queue grows as needed, so a slow function delays only those after it.
+// they were posted, on a goroutine of its own. Posting never blocks: post
+// lets the queue grow as needed, so a slow function delays only those after
+// it; postLimited refuses instead past a bound (see postLimited).
 type serialQueue struct {
 	mu      sync.Mutex
 	items   []func()
@@ -18,7 +19,10 @@ type serialQueue struct {
 	done    chan struct{}
 	goid    uint64 // of the queue's goroutine
 	started chan struct{}
-	high    int // the most functions that waited at once
+	waiting int    // functions posted and not yet run (queued, or in run's batch)
+	high    int    // the most functions that waited at once
+	full    bool   // postLimited found the queue at its bound
+	refused uint64 // functions postLimited refused
 }
 
 func newSerialQueue() *serialQueue {
@@ -35,14 +39,61 @@ func (q *serialQueue) post(fn func()) bool {
 		q.mu.Unlock()
 		return false
 	}
+	q.pushLocked(fn)
+	return true
+}
+
+// pushLocked appends fn, unlocks the queue and wakes its goroutine.
+func (q *serialQueue) pushLocked(fn func()) {
 	q.items = append(q.items, fn)
-	q.high = max(q.high, len(q.items))
+	q.waiting++
+	q.high = max(q.high, q.waiting)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
-	return true
+}
+
+// postResult is what postLimited did.
+type postResult int
+
+const (
+	posted      postResult = iota // fn was queued
+	postClosed                    // the queue was closed: fn was not queued
+	postFull                      // fn was refused: the queue first reached its bound now
+	postRefused                   // fn was refused: the queue reached its bound before
+)
+
+// postLimited queues fn unless limit functions wait already. The first
+// refusal makes every later postLimited refuse too, however far the queue
+// drains, so that what runs is always a prefix of what was posted, never a
+// sequence with a hole. post still queues, past the bound.
+func (q *serialQueue) postLimited(fn func(), limit int) postResult {
+	q.mu.Lock()
+	switch {
+	case q.closed:
+		q.mu.Unlock()
+		return postClosed
+	case q.full:
+		q.refused++
+		q.mu.Unlock()
+		return postRefused
+	case q.waiting >= limit:
+		q.full = true
+		q.refused++
+		q.mu.Unlock()
+		return postFull
+	}
+	q.pushLocked(fn)
+	return posted
+}
+
+// refusedCount returns how many functions postLimited refused.
+func (q *serialQueue) refusedCount() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.refused
 }
 
 // close makes the queue run what was posted before it and then stop.
@@ -71,6 +122,7 @@ func (q *serialQueue) closeAndWait() {
 // waits for its goroutine to end.
 func (q *serialQueue) discardAndWait() {
 	q.mu.Lock()
+	q.waiting -= len(q.items)
 	q.items = nil
 	q.mu.Unlock()
 	q.closeAndWait()
@@ -101,6 +153,9 @@ func (q *serialQueue) run() {
 		for i, fn := range batch {
 			fn()
 			batch[i] = nil
+			q.mu.Lock()
+			q.waiting--
+			q.mu.Unlock()
 		}
 		if len(batch) == 0 {
 			if closed {

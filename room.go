@@ -249,10 +249,10 @@ func (r *Room) joined(join *livekit.JoinResponse) {
 	r.applyParticipants(join.OtherParticipants)
 }
 
-// emit queues a callback for the dispatcher.
+// emit queues a callback for the dispatcher, within MaxPendingCallbacks.
 func (r *Room) emit(fn func(cb *RoomCallback)) {
 	cb := r.callback
-	r.dispatcher.post(func() { fn(cb) })
+	r.post(func() { fn(cb) })
 }
 
 // SID returns the room's session id (RM_...).

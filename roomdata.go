@@ -164,7 +164,7 @@ func (r *Room) deliverData(dp *livekit.DataPacket, rp *RemoteParticipant, done f
 // it has run (or could not be queued).
 func (r *Room) emitData(fn func(cb *RoomCallback), done func()) {
 	cb := r.callback
-	if !r.dispatcher.post(func() {
+	if !r.post(func() {
 		defer done()
 		fn(cb)
 	}) {

@@ -200,7 +200,8 @@ func (r *Room) close(reason DisconnectReason, sendLeave bool) {
 		_ = r.engine.sendLeave(reason)
 	}
 	r.shutdown()
-	r.emit(func(cb *RoomCallback) {
+	cb := r.callback
+	r.dispatcher.post(func() { // past MaxPendingCallbacks too: the room's last word
 		cb.OnDisconnected()
 		cb.OnDisconnectedWithReason(reason)
 	})

@@ -41,9 +41,24 @@ type RoomStats struct {
 	HeldOverflow uint64
 
 	// CallbackQueueHighWater is the most callbacks (of every kind) that
-	// waited at once to be called. Only data is bounded; other events
-	// (participants, tracks) are never dropped.
+	// waited at once to be called (at most MaxPendingCallbacks, and a few
+	// more: the room's last callbacks, OnDisconnected, are queued past it).
 	CallbackQueueHighWater int
+	// CallbacksRefused is the number of callbacks not queued because
+	// MaxPendingCallbacks were waiting: the one that found the bound
+	// reached and every one after it. The room closes at the first (see
+	// MaxPendingCallbacks), so this is zero in a room that is open.
+	CallbacksRefused uint64
+
+	// SignalPauses is the number of times reading the signal connection
+	// paused because MaxPendingSignalResponses (or MaxPendingSignalBytes)
+	// were waiting for the room's event loop. Signal responses are never
+	// dropped.
+	SignalPauses uint64
+	// PendingSignalHighWater is the most signal responses that waited at
+	// once for the room's event loop, PendingSignalBytesHighWater the most
+	// bytes of them.
+	PendingSignalHighWater, PendingSignalBytesHighWater int
 
 	// DroppedRPCRequests is the number of incoming RPC calls dropped
 	// because MaxConcurrentRpcRequests were being answered.
@@ -63,9 +78,11 @@ func (r *Room) Stats() RoomStats {
 	r.lock.RUnlock()
 	if e != nil {
 		e.inbound.fill(&s)
+		_, s.PendingSignalHighWater, s.PendingSignalBytesHighWater, s.SignalPauses = e.signalGate.counts()
 	}
 	if d != nil {
 		s.CallbackQueueHighWater = d.highWater()
+		s.CallbacksRefused = d.refusedCount()
 	}
 	s.DroppedRPCRequests = r.DroppedRpcRequests()
 	s.Streams = r.DataStreamStats()

@@ -39,7 +39,7 @@ func (r *Room) deliver(res *livekit.SignalResponse, joined bool) bool {
 		}
 		return true
 	}
-	r.engine.client.dispatch(res)
+	r.engine.client.dispatch(res, 0, nil)
 	return joined
 }
 

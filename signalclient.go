@@ -78,6 +78,12 @@ type SignalClient struct {
 	lostReason   atomic.Pointer[error]
 
 	invalidResponses atomic.Uint64
+
+	// deliver, when set, receives every valid response in place of
+	// OnResponse, with the size of its wire message and the stop channel
+	// of the connection it came on (closed when that connection's reader
+	// must end). It runs on the reader and may block it.
+	deliver func(res *livekit.SignalResponse, size int, stop <-chan struct{})
 }
 
 // InvalidResponses returns how many responses were dropped because they
@@ -216,19 +222,26 @@ func (c *SignalClient) connect(ctx context.Context, urlPrefix, token string, opt
 }
 
 func readResponse(conn *websocket.Conn) (*livekit.SignalResponse, error) {
+	res, _, err := readSizedResponse(conn)
+	return res, err
+}
+
+// readSizedResponse reads one response and returns it with the size of its
+// wire message.
+func readSizedResponse(conn *websocket.Conn) (*livekit.SignalResponse, int, error) {
 	for {
 		mt, payload, err := conn.ReadMessage()
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if mt != websocket.BinaryMessage {
 			continue // the SDK only speaks binary; text would be JSON
 		}
 		res := &livekit.SignalResponse{}
 		if err := proto.Unmarshal(payload, res); err != nil {
-			return nil, fmt.Errorf("decoding signal response: %w", err)
+			return nil, 0, fmt.Errorf("decoding signal response: %w", err)
 		}
-		return res, nil
+		return res, len(payload), nil
 	}
 }
 
@@ -307,7 +320,7 @@ func (c *SignalClient) ReadResponse() (*livekit.SignalResponse, error) {
 func (c *SignalClient) readLoop(conn *websocket.Conn, stop chan struct{}) {
 	defer c.conns.Done()
 	for {
-		res, err := readResponse(conn)
+		res, size, err := readSizedResponse(conn)
 		if err != nil {
 			c.lost(conn, stop, err)
 			return
@@ -320,7 +333,7 @@ func (c *SignalClient) readLoop(conn *websocket.Conn, stop chan struct{}) {
 		case *livekit.SignalResponse_Pong:
 			continue
 		}
-		c.dispatch(res)
+		c.dispatch(res, size, stop)
 	}
 }
 
@@ -391,13 +404,17 @@ func (c *SignalClient) lost(conn *websocket.Conn, stop chan struct{}, err error)
 
 // dispatch delivers res, or drops it, logged and counted, when it is
 // invalid (see validateResponse).
-func (c *SignalClient) dispatch(res *livekit.SignalResponse) {
+func (c *SignalClient) dispatch(res *livekit.SignalResponse, size int, stop <-chan struct{}) {
 	if err := validateResponse(res); err != nil {
 		c.invalidResponses.Add(1)
 		c.logger().Error(err, "dropped a signal response")
 		if c.OnInvalidResponse != nil {
 			c.OnInvalidResponse(err)
 		}
+		return
+	}
+	if c.deliver != nil {
+		c.deliver(res, size, stop)
 		return
 	}
 	if c.OnResponse != nil {
