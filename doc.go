@@ -24,8 +24,9 @@
 // time, in the order things happened, from one other goroutine per room, and
 // never while the SDK holds a lock. A callback may therefore call back into
 // the SDK: publish, subscribe, send data, even [Room.Disconnect] (which then
-// returns at once; the room finishes closing when the callback returns). A
-// slow callback delays the callbacks after it, not the connection.
+// returns once the server has been told; the room finishes closing when the
+// callback returns). A slow callback delays the callbacks after it, not the
+// connection.
 //
 // What other participants send is bounded on its way to the callbacks
 // (see [MaxPendingLossyPackets] and the constants beside it): lossy data
@@ -45,9 +46,13 @@
 // every state and may be called any number of times, from any goroutine:
 // before Join it closes the room, during Join it cancels the join. Called
 // from anything the SDK calls (callbacks, a provider's OnWriteComplete, an
-// RTCP handler, [RemoteTrackPublication.OnRTCP]) it returns at once and the
-// room finishes closing when that function returns. [Room.Done],
-// [Room.ConnectionState] and [Room.DisconnectReason] always agree.
+// RTCP handler, [RemoteTrackPublication.OnRTCP]) it returns once the leave
+// is written to the signal connection, and the room finishes closing when
+// that function returns. Wherever it is called from, the server has been
+// told when Disconnect returns (after at most [LeaveFlushTimeout] for the
+// reliable data published before it), so a program may exit right after
+// it. [Room.Done], [Room.ConnectionState] and [Room.DisconnectReason]
+// always agree.
 //
 // Every goroutine a room starts ends before Disconnect returns, and a failed
 // connect leaves none running. Closing a published track first unblocks its

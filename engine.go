@@ -2,6 +2,7 @@ package lksdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -175,7 +176,7 @@ func (e *RTCEngine) JoinContext(ctx context.Context, url, token string) (*liveki
 	loop.post(func() { e.handler.joined(join) })
 
 	if err := e.createTransports(join); err != nil {
-		e.Close()
+		e.abandonJoin(ctx)
 		return nil, &ConnectError{Phase: PhaseICE, Err: err}
 	}
 	e.client.deliver = e.deliverResponse
@@ -192,11 +193,25 @@ func (e *RTCEngine) JoinContext(ctx context.Context, url, token string) (*liveki
 		e.negotiatePublisher()
 	}
 	if err := primary.wait(ctx); err != nil {
-		e.Close()
+		e.abandonJoin(ctx)
 		return nil, &ConnectError{Phase: PhaseICE, Err: fmt.Errorf("%w: peer connection not connected: %w", ErrConnectionTimeout, err)}
 	}
 	e.waitServerData(ctx)
 	return join, nil
+}
+
+// abandonJoin ends a join that failed after the server took it: the server
+// is told the participant leaves (it would otherwise wait for it to come
+// back), and the engine is closed.
+func (e *RTCEngine) abandonJoin(ctx context.Context) {
+	reason := livekit.DisconnectReason_JOIN_FAILURE
+	if errors.Is(ctx.Err(), context.Canceled) {
+		reason = livekit.DisconnectReason_CLIENT_INITIATED // Disconnect during the join
+	}
+	if err := e.client.sendLeave(reason); err != nil {
+		e.logger().V(1).Info("could not tell the server of the failed join", "error", err.Error())
+	}
+	e.Close()
 }
 
 func (e *RTCEngine) rtcConfiguration(join *livekit.JoinResponse) webrtc.Configuration {

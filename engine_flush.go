@@ -10,10 +10,6 @@ import (
 	"github.com/pion/webrtc/v3"
 )
 
-// leaveDrainTimeout bounds how long leaving a room waits for the reliable
-// data published before it to reach the server.
-const leaveDrainTimeout = 3 * time.Second
-
 // bufferWatch wakes those waiting for a data channel's send buffer to fall
 // to a level. pion offers one buffered-amount-low threshold per channel: it
 // is kept at the highest level anyone waits for, every crossing wakes every
@@ -133,14 +129,14 @@ func (e *RTCEngine) waitReliableSent(ctx context.Context) error {
 	return w.waitSent(ctx, e.stop)
 }
 
-// drainReliable waits, at most leaveDrainTimeout, for the reliable data
-// published so far to reach the server, so that leaving loses none of it.
-func (e *RTCEngine) drainReliable() {
+// drainReliable waits, at most timeout, for the reliable data published so
+// far to reach the server, so that leaving loses none of it.
+func (e *RTCEngine) drainReliable(timeout time.Duration) {
 	w := e.reliableWatch()
 	if w == nil || w.dc.ReadyState() != webrtc.DataChannelStateOpen {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), leaveDrainTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := w.waitSent(ctx, e.stop); err != nil {
 		e.logger().Info("leaving before all reliable data was sent", "error", err.Error(), "unsent", w.dc.BufferedAmount())

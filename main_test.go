@@ -12,6 +12,9 @@ import (
 // keep-alive connections of the shared HTTP transport are closed first: they
 // belong to the process, not to a test.
 func TestMain(m *testing.M) {
+	if child := os.Getenv(testChildEnv); child != "" {
+		runTestChild(child) // the test binary started as another process by a test
+	}
 	code := m.Run()
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	if code == 0 {

@@ -21,12 +21,8 @@ func TestLeaveWhenTheFileEnds(t *testing.T) {
 	srv := lktest.Start(t)
 	room := lktest.RoomName(t)
 	noLeaks(t)
-	left := make(chan time.Time, 1)
-	join(t, srv, room, "bob", &lksdk.RoomCallback{OnParticipantDisconnected: func(rp *lksdk.RemoteParticipant) {
-		if rp.Identity() == "alice" {
-			left <- time.Now()
-		}
-	}})
+	left := newDepartures()
+	join(t, srv, room, "bob", left.callback())
 	a, err := lksdk.ConnectToRoom(srv.URL, info(srv, room, "alice"), nil, loopback(t)...)
 	require.NoError(t, err)
 
@@ -47,9 +43,9 @@ func TestLeaveWhenTheFileEnds(t *testing.T) {
 
 	end := recv(t, ended, 20*time.Second, "the end of the file")
 	recv(t, returned, lifecycleBound, "Disconnect inside OnWriteComplete to return")
-	seen := recv(t, left, 5*time.Second, "bob to see alice leave")
-	t.Logf("bob saw alice leave %s after the file ended", seen.Sub(end).Round(time.Millisecond))
-	require.Less(t, seen.Sub(end), 2*time.Second, "the leave reaches the other participant promptly")
+	seen := recv(t, left.ch("alice"), 15*time.Second, "bob to see alice leave")
+	t.Logf("bob saw alice leave %s after the file ended", seen.at.Sub(end).Round(time.Millisecond))
+	require.Equal(t, livekit.DisconnectReason_CLIENT_INITIATED.String(), seen.reason.String(), "alice told the server she left")
 	requireClosed(t, a, livekit.DisconnectReason_CLIENT_INITIATED)
 }
 

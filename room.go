@@ -118,6 +118,7 @@ type Room struct {
 	heldLog        rateLog
 	state          roomState        // changed only by transition
 	reason         DisconnectReason // set on entering closing
+	closingFrom    roomState        // the state closing was entered from
 	cancelJoin     context.CancelFunc
 
 	tokenSource func() (string, error)
@@ -125,6 +126,8 @@ type Room struct {
 	dispatcher *serialQueue
 	goroutines goroutineGroup
 	done       chan struct{} // closed when the room is fully disconnected
+	left       chan struct{} // closed once the server was told of the leave (see markLeft)
+	leftDone   bool          // left is closed; under lock
 
 	dataExt roomDataExt // RPC, data streams, typed data packets
 }
@@ -145,6 +148,7 @@ func CreateRoom(callback *RoomCallback) *Room {
 		pendingTracks: map[string]pendingTrack{},
 		held:          heldState{bySender: map[string]*heldSender{}},
 		done:          make(chan struct{}),
+		left:          make(chan struct{}),
 	}
 	r.LocalParticipant = newLocalParticipant(r)
 	return r

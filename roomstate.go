@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/livekit"
@@ -67,14 +68,31 @@ func (r *Room) transition(to roomState, reason DisconnectReason) (from roomState
 	r.state = to
 	switch to {
 	case stateClosing:
-		r.reason = reason
+		r.reason, r.closingFrom = reason, from
 	case stateClosed:
 		if from == stateNew {
 			r.reason = reason
 		}
+		r.markLeftLocked()
 		close(r.done)
 	}
 	return from, true
+}
+
+// markLeft records that the server has been told the participant left (or
+// that there is nothing to tell it): those waiting in Disconnect on one of
+// the room's own goroutines return.
+func (r *Room) markLeft() {
+	r.lock.Lock()
+	defer r.lock.Unlock()
+	r.markLeftLocked()
+}
+
+func (r *Room) markLeftLocked() {
+	if !r.leftDone {
+		r.leftDone = true
+		close(r.left)
+	}
 }
 
 func (r *Room) currentState() roomState {
@@ -86,9 +104,16 @@ func (r *Room) currentState() roomState {
 // Disconnect leaves the room and returns when every goroutine of the room is
 // gone and OnDisconnected has been called. It may be called in any state,
 // any number of times, from any goroutine: before Join it closes the room,
-// during Join it cancels the join. Called from inside anything the SDK calls
-// (a callback, OnWriteComplete, an RTCP handler), it returns at once and
-// the room finishes closing when that function returns.
+// during Join it cancels the join.
+//
+// Whoever calls it, the server has been told before it returns: the
+// reliable data published before the call is given up to [LeaveFlushTimeout]
+// to reach the server, then the leave is written to the signal connection.
+// A program may therefore exit right after Disconnect returns. Called from
+// inside anything the SDK calls (a callback, OnWriteComplete, an RTCP
+// handler), it returns once the leave is written, and the room finishes
+// closing (its goroutines end, OnDisconnected is called) after that function
+// returns; [Room.Done] is closed then.
 func (r *Room) Disconnect() {
 	r.DisconnectWithReason(livekit.DisconnectReason_CLIENT_INITIATED)
 }
@@ -96,10 +121,25 @@ func (r *Room) Disconnect() {
 // DisconnectWithReason is Disconnect telling the server why.
 func (r *Room) DisconnectWithReason(reason DisconnectReason) {
 	r.beginClose(reason, true)
-	if r.calledFromRoom() {
+	if !r.calledFromRoom() {
+		<-r.done
 		return
 	}
-	<-r.done
+	if r.engineLoopJoining() {
+		// The join being cancelled waits for this loop before it fails and
+		// sends the leave itself.
+		return
+	}
+	<-r.left
+}
+
+// engineLoopJoining reports whether the caller runs on the engine's loop of
+// a room whose join was cancelled.
+func (r *Room) engineLoopJoining() bool {
+	r.lock.RLock()
+	e, joining := r.engine, r.closingFrom == stateConnecting
+	r.lock.RUnlock()
+	return joining && e != nil && e.onLoop()
 }
 
 // logger returns the room's logger: the one given WithLogger, or the
@@ -190,15 +230,23 @@ func (r *Room) beginClose(reason DisconnectReason, sendLeave bool) {
 	go r.close(reason, sendLeave)
 }
 
+// LeaveFlushTimeout bounds how long leaving a room waits for the reliable
+// data published before [Room.Disconnect] to reach the server before it
+// sends the leave; data still unsent then is lost.
+const LeaveFlushTimeout = time.Second
+
 // close stops everything the room runs; it is the end of a room that was
 // connected.
 func (r *Room) close(reason DisconnectReason, sendLeave bool) {
 	r.logger().Info("leaving room", "room", r.Name(), "reason", reason.String())
 	r.closeDataExt()
 	if sendLeave {
-		r.engine.drainReliable() // the server closes the connection on leave
-		_ = r.engine.sendLeave(reason)
+		r.engine.drainReliable(LeaveFlushTimeout) // the server closes the connection on leave
+		if err := r.engine.sendLeave(reason); err != nil {
+			r.logger().V(1).Info("could not tell the server of the leave", "error", err.Error())
+		}
 	}
+	r.markLeft()
 	r.shutdown()
 	cb := r.callback
 	r.dispatcher.post(func() { // past MaxPendingCallbacks too: the room's last word
@@ -256,6 +304,9 @@ func (r *Room) finishJoin(err error) error {
 		}
 	}
 	r.logger().V(1).Info("join failed", "error", err.Error())
+	// The engine told the server as it failed; a Disconnect waiting on one
+	// of the room's goroutines returns before they are waited for.
+	r.markLeft()
 	// Nothing of a failed join reaches the callbacks.
 	r.dispatcher.discardAndWait()
 	r.shutdown()
