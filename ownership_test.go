@@ -133,15 +133,15 @@ func TestBlockingProviderDoesNotHoldUpTheRoom(t *testing.T) {
 			require.NoError(t, err)
 			defer r.Disconnect()
 			pub := publishBlocking(t, r, newBlockingProvider(mode))
-			within(t, time.Second, "UnpublishTrack", func() { require.NoError(t, r.LocalParticipant.UnpublishTrack(pub.SID())) })
-			within(t, time.Second, "Disconnect", r.Disconnect)
+			within(t, lifecycleBound, "UnpublishTrack", func() { require.NoError(t, r.LocalParticipant.UnpublishTrack(pub.SID())) })
+			within(t, lifecycleBound, "Disconnect", r.Disconnect)
 		})
 		t.Run("Disconnect, provider that "+mode, func(t *testing.T) {
 			noLeaks(t)
 			r, err := lksdk.ConnectToRoom(srv.URL, info(srv, lktest.RoomName(t), "alice"), nil, loopback(t)...)
 			require.NoError(t, err)
 			publishBlocking(t, r, newBlockingProvider(mode))
-			within(t, time.Second, "Disconnect", r.Disconnect)
+			within(t, lifecycleBound, "Disconnect", r.Disconnect)
 			requireClosed(t, r, livekit.DisconnectReason_CLIENT_INITIATED)
 		})
 	}
@@ -152,8 +152,8 @@ func TestBlockingProviderDoesNotHoldUpTheRoom(t *testing.T) {
 		r, err := lksdk.ConnectToRoom(srv.URL, info(srv, lktest.RoomName(t), "alice"), nil, loopback(t)...)
 		require.NoError(t, err)
 		pub := publishBlocking(t, r, p)
-		within(t, time.Second, "UnpublishTrack", func() { require.NoError(t, r.LocalParticipant.UnpublishTrack(pub.SID())) })
-		within(t, time.Second, "Disconnect", r.Disconnect)
+		within(t, lifecycleBound, "UnpublishTrack", func() { require.NoError(t, r.LocalParticipant.UnpublishTrack(pub.SID())) })
+		within(t, lifecycleBound, "Disconnect", r.Disconnect)
 	})
 }
 

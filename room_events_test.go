@@ -108,7 +108,7 @@ func TestRemovedParticipantIsToldWhy(t *testing.T) {
 	_, err := rs.RemoveParticipant(testContext(t), &livekit.RoomParticipantIdentity{Room: room, Identity: "alice"})
 	require.NoError(t, err)
 	recv(t, disconnected, 5*time.Second, "OnDisconnected")
-	require.Equal(t, livekit.DisconnectReason_PARTICIPANT_REMOVED, recv(t, reasons, time.Second, "the reason"))
+	require.Equal(t, livekit.DisconnectReason_PARTICIPANT_REMOVED, recv(t, reasons, 5*time.Second, "the reason"))
 	recv(t, a.Done(), 5*time.Second, "the room to close")
 	require.Equal(t, livekit.DisconnectReason_PARTICIPANT_REMOVED, a.DisconnectReason())
 	select {

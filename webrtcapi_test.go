@@ -95,18 +95,24 @@ func TestRetransmissionBufferDepth(t *testing.T) {
 	next := uint16(65)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	timeout := time.After(time.Second)
-	for done := false; !done; {
+	// Both NACKed packets are answered at once, if at all: once 60 is back,
+	// 20 more packets of the stream give 10 time to come after it.
+	timeout := time.After(10 * time.Second)
+	var doneAt uint16
+	for next != doneAt || doneAt == 0 {
 		select {
 		case seq := <-got:
 			if seq < 65 {
 				resent = append(resent, seq)
+				if seq == 60 {
+					doneAt = next + 20
+				}
 			}
 		case <-tick.C:
 			send(next)
 			next++
 		case <-timeout:
-			done = true
+			t.Fatalf("the NACKed packets did not come back within 10 s (%v came)", resent)
 		}
 	}
 	require.Equal(t, []uint16{60}, resent, "packets sent again after the NACK")

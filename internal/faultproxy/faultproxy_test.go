@@ -216,7 +216,6 @@ func TestCut(t *testing.T) {
 	}
 
 	p.Cut()
-	start := time.Now()
 	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	_, err := c.Read(make([]byte, 16))
 	if err == nil {
@@ -224,9 +223,6 @@ func TestCut(t *testing.T) {
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read after Cut timed out instead of failing: %v", err)
-	}
-	if el := time.Since(start); el > time.Second {
-		t.Fatalf("read after Cut took %v", el)
 	}
 
 	c2 := dial(t, p)
@@ -367,11 +363,12 @@ func TestSetDelay(t *testing.T) {
 		t.Fatal("delayed chunks were reordered")
 	}
 
+	// A delay set and taken back before anything crosses delays nothing:
+	// the round trip would otherwise take an hour (roundTrip gives 5 s).
+	p.SetDelay(time.Hour)
 	p.SetDelay(0)
-	start = time.Now()
-	roundTrip(t, c, []byte("fast"))
-	if el := time.Since(start); el >= d {
-		t.Fatalf("round trip without delay took %v", el)
+	if got := roundTrip(t, c, []byte("fast")); string(got) != "fast" {
+		t.Fatalf("got %q", got)
 	}
 }
 
@@ -471,7 +468,8 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if el := time.Since(start); el > 2*time.Second {
+	// Against an hour of delay, 10 s is "Close did not wait for it".
+	if el := time.Since(start); el > 10*time.Second {
 		t.Fatalf("Close took %v", el)
 	}
 	if err := p.Close(); err != nil {
