@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -109,8 +110,11 @@ func (e *RTCEngine) recover(ctx context.Context, ep *episode) {
 			resumes++
 			e.state.Store(int32(ConnectionStateResuming))
 			err = e.attempt(ctx, deadline, resumeAttemptTimeout, func(ctx context.Context) error { return e.resume(ctx, ep.reason) })
-			if errors.Is(err, ErrResumeRefused) {
+			if err != nil && resumeCannotWork(err) {
+				e.logger().Info("the session cannot be resumed; reconnecting", "error", err.Error())
+				lastErr = err
 				ep.escalate.Store(true)
+				continue // straight on to a full reconnect
 			}
 		} else {
 			e.state.Store(int32(ConnectionStateReconnecting))
@@ -128,9 +132,6 @@ func (e *RTCEngine) recover(ctx context.Context, ep *episode) {
 		}
 		lastErr = err
 		e.logger().V(1).Info("recovery attempt failed", "error", err.Error())
-		if errors.Is(err, ErrResumeRefused) {
-			continue // straight on to a full reconnect
-		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
@@ -143,6 +144,21 @@ func (e *RTCEngine) recover(ctx context.Context, ep *episode) {
 	e.logger().Info("could not recover the connection", "error", fmt.Sprint(lastErr))
 	e.state.Store(int32(ConnectionStateDisconnected))
 	e.handler.failed(livekit.DisconnectReason_SIGNAL_CLOSE)
+}
+
+// resumeCannotWork reports whether a failed resume shows that the session
+// is gone, so that trying to resume it again is time lost: the server
+// refused it (it answered with a leave, or an HTTP error such as a cluster
+// node's "could not restart participant" or its failure to reach the node
+// that hosted the session), or nothing listens at the server's address any
+// more (its node is gone). Anything else (a timeout, a connection that
+// broke on the way) may be a passing glitch, and resuming is tried again.
+func resumeCannotWork(err error) bool {
+	if errors.Is(err, ErrResumeRefused) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var ce *ConnectError
+	return errors.As(err, &ce) && ce.StatusCode >= 400
 }
 
 // attempt runs one recovery attempt, bounded by per and by the deadline.
