@@ -45,6 +45,7 @@ type Options struct {
 type Server struct {
 	// Addr is host:port, the form livekit-server's redis.address takes.
 	Addr string
+	// Port is Addr's port.
 	Port int
 
 	opts Options
