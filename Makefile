@@ -3,21 +3,31 @@ LIVEKIT_SERVER_VERSION ?= v1.9.11
 LIVEKIT_SERVER_PKG     := github.com/livekit/livekit-server/cmd/server
 LIVEKIT_SERVER_BIN     := $(CURDIR)/bin/livekit-server
 GO                     ?= go
+# apt-get runs through sudo only when make does not run as root.
+SUDO                   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export LIVEKIT_SERVER_BIN
 
-.PHONY: all deps ffprobe test test-short vet demo bench fmt check-api clean fuzz interop interop-deps
+.PHONY: all deps ffprobe redis-server test test-short vet demo bench fmt check-api clean fuzz interop interop-deps
 
 all: test
 
-# bin/livekit-server, rebuilt only when the pinned version changes, and
-# ffprobe (Debian's ffmpeg), which the recording tests decode files with.
-deps: bin/.livekit-server-$(LIVEKIT_SERVER_VERSION) ffprobe
+# bin/livekit-server, rebuilt only when the pinned version changes,
+# ffprobe (Debian's ffmpeg), which the recording tests decode files with,
+# and redis-server (Debian's), which the cluster tests' nodes share.
+deps: bin/.livekit-server-$(LIVEKIT_SERVER_VERSION) ffprobe redis-server
 
 ffprobe:
 	@command -v ffprobe >/dev/null 2>&1 || { \
 		echo "installing ffmpeg for ffprobe (first time only)"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg; }
+
+# The tests start their own redis-server on a loopback port; the service
+# Debian's package sets up is not used.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "installing Debian's redis-server for the cluster tests (first time only)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
 
 bin/.livekit-server-$(LIVEKIT_SERVER_VERSION):
 	@mkdir -p bin
@@ -46,7 +56,6 @@ test-short:
 # skips these tests, saying so.
 PEER_DIR     := interop/peer
 CHROMIUM_BIN ?= /usr/bin/chromium
-SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CHROMIUM_BIN
 
 interop: deps interop-deps

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -45,6 +46,19 @@ type Options struct {
 	Log io.Writer
 	// StartTimeout bounds the wait for the server to answer (default 30 s).
 	StartTimeout time.Duration
+
+	// RedisAddress (host:port) makes the server a node of a cluster: the
+	// nodes sharing one Redis (and one key pair) route rooms and
+	// signalling to each other. Empty: a single node keeping its state in
+	// memory.
+	RedisAddress string
+	// StatsUpdateInterval is how often a node refreshes its entry in Redis
+	// (the server's node_stats.stats_update_interval; 0: its default, 2 s).
+	// The other nodes take a node whose entry is 5 s old (a constant of the
+	// server) for dead, and move its rooms elsewhere on the next join.
+	// Intervals under a second make the server drop most refreshes: it
+	// compares second-resolution timestamps with the interval.
+	StatsUpdateInterval time.Duration
 }
 
 // Server is a running livekit-server.
@@ -67,6 +81,7 @@ type Server struct {
 	exited  chan struct{} // closed when cmd has exited
 	exitErr error
 	logs    *TailBuffer
+	nodeID  string
 }
 
 // FindBinary returns the livekit-server executable to run: $LIVEKIT_SERVER_BIN,
@@ -201,6 +216,12 @@ func (s *Server) config() map[string]any {
 	if len(s.opts.WebhookURLs) > 0 {
 		cfg["webhook"] = map[string]any{"api_key": s.APIKey, "urls": s.opts.WebhookURLs}
 	}
+	if s.opts.RedisAddress != "" {
+		cfg["redis"] = map[string]any{"address": s.opts.RedisAddress}
+	}
+	if s.opts.StatsUpdateInterval > 0 {
+		cfg["node_stats"] = map[string]any{"stats_update_interval": s.opts.StatsUpdateInterval.String()}
+	}
 	return cfg
 }
 
@@ -231,7 +252,27 @@ func (s *Server) start(ctx context.Context) error {
 		_ = s.Stop()
 		return fmt.Errorf("livekit-server did not start: %w\n--- server log ---\n%s", err, s.Logs())
 	}
+	// The server names its node in the line it logs before it listens; the
+	// log holds earlier runs' lines too.
+	id := ""
+	if m := nodeIDPattern.FindAllStringSubmatch(s.Logs(), -1); m != nil {
+		id = m[len(m)-1][1]
+	}
+	s.mu.Lock()
+	s.nodeID = id
+	s.mu.Unlock()
 	return nil
+}
+
+var nodeIDPattern = regexp.MustCompile(`starting LiveKit server.*"nodeID": "([A-Za-z0-9_]+)"`)
+
+// NodeID returns the node id the running server chose at its last start
+// (a new one each start), as it appears in Redis and in its log; empty if
+// its log did not say.
+func (s *Server) NodeID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nodeID
 }
 
 // waitReady returns when the server answers GET /, it exits, or time is up.
@@ -292,6 +333,29 @@ func (s *Server) Stop() error {
 		}
 	}
 	_ = cmd.Process.Kill()
+	<-exited
+	return nil
+}
+
+// Kill ends the server at once with SIGKILL, as a crash would: it closes
+// no connection itself, tells no other node and leaves its entry in
+// Redis. It waits for the process to exit and may be called more than
+// once; Restart starts the server again.
+func (s *Server) Kill() error {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	select {
+	case <-exited:
+		return nil
+	default:
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
 	<-exited
 	return nil
 }

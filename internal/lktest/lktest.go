@@ -52,6 +52,11 @@ func Start(t testing.TB, opts ...Option) *lkserver.Server {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	return start(t, o)
+}
+
+func start(t testing.TB, o lkserver.Options) *lkserver.Server {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	s, err := lkserver.Start(ctx, o)
@@ -64,7 +69,7 @@ func Start(t testing.TB, opts ...Option) *lkserver.Server {
 	t.Cleanup(func() {
 		_ = s.Close()
 		if t.Failed() {
-			t.Logf("--- livekit-server log (%s) ---\n%s", s.HTTPURL, s.Logs())
+			t.Logf("--- livekit-server log (%s, node %s) ---\n%s", s.HTTPURL, s.NodeID(), s.Logs())
 		}
 	})
 	return s

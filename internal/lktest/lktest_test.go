@@ -76,3 +76,48 @@ func TestBadBinaryFailsWithoutHanging(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "exited")
 }
+
+func TestClusterNodesShareOneRedis(t *testing.T) {
+	c := lktest.StartCluster(t, 2)
+	require.Len(t, c.Nodes, 2)
+	a, b := c.Nodes[0], c.Nodes[1]
+	require.NotEqual(t, a.HTTPPort, b.HTTPPort)
+	require.NotEqual(t, a.RTCUDPPort, b.RTCUDPPort)
+	require.NotEmpty(t, a.NodeID())
+	require.NotEqual(t, a.NodeID(), b.NodeID())
+	require.Equal(t, c.APIKey, a.APIKey)
+	require.Equal(t, c.APIKey, b.APIKey)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nodes, err := c.Redis.Do(ctx, "HKEYS", "nodes")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []any{a.NodeID(), b.NodeID()}, nodes, "both nodes registered in Redis")
+	require.Same(t, b, c.Node(b.NodeID()))
+	require.Nil(t, c.Node("ND_none"))
+	_, err = c.RoomNode(ctx, "no-such-room")
+	require.Error(t, err)
+}
+
+func TestKillEndsTheServerAtOnceAndRestartMakesANewNode(t *testing.T) {
+	c := lktest.StartCluster(t, 1)
+	s := c.Nodes[0]
+	before := s.NodeID()
+	require.NoError(t, s.Kill())
+	require.NoError(t, s.Kill(), "a second Kill")
+	_, err := get(t, s.HTTPURL+"/")
+	require.Error(t, err, "server still answers after Kill")
+
+	// A killed node leaves its entry in Redis: nobody told the cluster.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nodes, err := c.Redis.Do(ctx, "HKEYS", "nodes")
+	require.NoError(t, err)
+	require.Contains(t, nodes, before)
+
+	require.NoError(t, s.Restart(ctx))
+	require.NotEqual(t, before, s.NodeID())
+	code, err := get(t, s.HTTPURL+"/")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, code)
+}
