@@ -360,7 +360,23 @@ func (e *RTCEngine) watchTransport(t *PCTransport, target livekit.SignalTarget, 
 					e.startRecovery(recoverResume, reconnectReasonFor(target), fmt.Errorf("%s peer connection failed", target))
 				}
 			})
-		case webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateClosed:
+		case webrtc.PeerConnectionStateDisconnected:
+			// Nothing came from the server for pion's disconnected timeout
+			// (5 s unless a SettingEngine says otherwise): its media node
+			// may be gone while the signal connection, relayed by another
+			// node of a cluster, lives on. Resuming asks the cluster at
+			// once; if the session is gone, the refusal leads to a full
+			// reconnect.
+			if e.transport(target) != t {
+				return
+			}
+			connected.reset()
+			e.post(func() {
+				if e.transport(target) == t && t.pc.ConnectionState() == webrtc.PeerConnectionStateDisconnected {
+					e.startRecovery(recoverResume, reconnectReasonFor(target), fmt.Errorf("%s peer connection disconnected", target))
+				}
+			})
+		case webrtc.PeerConnectionStateClosed:
 			if e.transport(target) == t {
 				connected.reset()
 			}
