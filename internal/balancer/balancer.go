@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -48,6 +49,11 @@ type Options struct {
 	// HealthTimeout bounds one check (default 1 s). A killed backend
 	// refuses at once; the timeout only matters for one that hangs.
 	HealthTimeout time.Duration
+	// HealthFailures is how many checks in a row must fail before a
+	// backend is taken for down (default 3), so that one slow answer of a
+	// busy backend does not move its clients; a refused connection takes
+	// it down at once.
+	HealthFailures int
 	// DialTimeout bounds connecting to a backend for a client (default 2 s).
 	DialTimeout time.Duration
 	// Logf, when set, is told when a backend goes down or comes up.
@@ -88,6 +94,7 @@ type backend struct {
 	mu      sync.Mutex
 	healthy bool
 	since   time.Time
+	fails   int // checks failed in a row
 }
 
 // New starts a balancer in front of opts.Backends. It has checked every
@@ -101,6 +108,9 @@ func New(opts Options) (*Balancer, error) {
 	}
 	if opts.HealthTimeout <= 0 {
 		opts.HealthTimeout = time.Second
+	}
+	if opts.HealthFailures <= 0 {
+		opts.HealthFailures = 3
 	}
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 2 * time.Second
@@ -193,11 +203,17 @@ func (b *Balancer) checkAll() {
 			if b.ctx.Err() != nil {
 				return // closing: the check proves nothing
 			}
-			why := "check"
-			if err != nil {
-				why = "check: " + err.Error()
+			if err == nil {
+				b.setHealthy(be, true, "check")
+				return
 			}
-			b.setHealthy(be, err == nil, why)
+			be.mu.Lock()
+			be.fails++
+			fails := be.fails
+			be.mu.Unlock()
+			if fails >= b.opts.HealthFailures || errors.Is(err, syscall.ECONNREFUSED) {
+				b.setHealthy(be, false, "check: "+err.Error())
+			}
 		}()
 	}
 	wg.Wait()
@@ -239,6 +255,9 @@ func (b *Balancer) check(ctx context.Context, addr string) error {
 
 func (b *Balancer) setHealthy(be *backend, healthy bool, why string) {
 	be.mu.Lock()
+	if healthy {
+		be.fails = 0
+	}
 	changed := be.healthy != healthy
 	if changed {
 		be.healthy, be.since = healthy, time.Now()
