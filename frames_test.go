@@ -3,13 +3,19 @@ package lksdk_test
 import (
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
 // rxFrame is a frame as a subscriber received it: the RTP packets sharing a
@@ -20,7 +26,19 @@ type rxFrame struct {
 	keyframe      bool
 	width, height int // of a VP8 keyframe
 	bytes         int
+	sum           uint64 // FNV-1a of a VP8 frame's data (payload descriptors stripped)
 }
+
+// fnv1a continues an FNV-1a hash (start with fnvOffset) over b.
+func fnv1a(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+const fnvOffset = 14695981039346656037
 
 // frameLog groups a subscribed track's packets into frames.
 type frameLog struct {
@@ -56,7 +74,7 @@ func (fl *frameLog) add(pkt *rtp.Packet, h264 *codecs.H264Packet) {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if n := len(fl.list); n == 0 || fl.list[n-1].ts != pkt.Timestamp {
-		fl.list = append(fl.list, rxFrame{ts: pkt.Timestamp, at: time.Now()})
+		fl.list = append(fl.list, rxFrame{ts: pkt.Timestamp, at: time.Now(), sum: fnvOffset})
 	}
 	f := &fl.list[len(fl.list)-1]
 	f.bytes += len(pkt.Payload)
@@ -64,6 +82,9 @@ func (fl *frameLog) add(pkt *rtp.Packet, h264 *codecs.H264Packet) {
 	case "video/vp8":
 		var vp8 codecs.VP8Packet
 		data, err := vp8.Unmarshal(pkt.Payload)
+		if err == nil {
+			f.sum = fnv1a(f.sum, data)
+		}
 		if err == nil && vp8.S == 1 && vp8.PID == 0 && len(data) >= 10 && data[0]&1 == 0 {
 			f.keyframe = true
 			f.width = int(data[6]) | int(data[7]&0x3f)<<8
@@ -135,4 +156,49 @@ func splitNALs(annexB []byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// fileFrame is a frame of a testdata IVF file.
+type fileFrame struct {
+	sum      uint64 // FNV-1a of its data, as rxFrame.sum
+	keyframe bool
+}
+
+// ivfFrames reads the frames of a testdata IVF file.
+func ivfFrames(t testing.TB, name string) []fileFrame {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	defer f.Close()
+	r, _, err := mediaparse.NewIVFReader(f)
+	require.NoError(t, err)
+	var out []fileFrame
+	for {
+		data, _, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		require.NoError(t, err)
+		out = append(out, fileFrame{sum: fnv1a(fnvOffset, data), keyframe: mediaparse.IsVP8Keyframe(data)})
+	}
+}
+
+// framePosition returns the index of the file frame whose data is that of
+// f, or -1.
+func framePosition(file []fileFrame, f rxFrame) int {
+	for i, ff := range file {
+		if ff.sum == f.sum {
+			return i
+		}
+	}
+	return -1
+}
+
+// timelineOffset returns how many ticks frame f lies after the 3000-tick
+// (30 fps) timeline of the frames in log, anchored at the last one: 0 for a
+// regular frame, a few ticks for a replayed one.
+func timelineOffset(frames []rxFrame, f rxFrame) uint32 {
+	const step = 3000
+	anchor := frames[len(frames)-1].ts
+	return (step - (anchor-f.ts)%step) % step
 }

@@ -10,10 +10,19 @@ import (
 // The bounds on answering keyframe requests (PLI, FIR) from subscribers,
 // which anyone in the room can send as often as they like.
 const (
-	// KeyFrameRequestInterval is the least time between two keyframe
-	// requests passed to a track's provider (KeyFrameProvider): requests
-	// that arrive sooner are merged into one, passed on when the interval
-	// has run, and counted as suppressed.
+	// KeyFrameRequestBurst is how many keyframe requests are passed to a
+	// track's provider (KeyFrameProvider) at once, after a quiet spell;
+	// past it, requests pass at one per KeyFrameRequestInterval. A request
+	// that comes too soon is merged into one passed on as soon as the
+	// bound allows, and counted as suppressed. The burst lets through the
+	// few requests a server makes in quick succession for reasons of its
+	// own (LiveKit asks once when a track starts, then once for each new
+	// subscriber, again while one waits), so that none waits for an
+	// unrelated one's interval.
+	KeyFrameRequestBurst = 3
+	// KeyFrameRequestInterval is the time one request adds to the bound:
+	// over a long flood, at most one request per interval reaches the
+	// provider.
 	KeyFrameRequestInterval = time.Second
 	// KeyFrameReplayRate is the most bytes per second a replay
 	// (KeyFrameReplayer) is sent at: the writer waits after each replayed
@@ -31,7 +40,8 @@ type KeyFrameStats struct {
 	// Forwarded is how many were passed to the provider.
 	Forwarded uint64
 	// Suppressed is how many were merged into another because they came
-	// within KeyFrameRequestInterval of the last one forwarded.
+	// when KeyFrameRequestBurst requests had passed in the intervals
+	// before (see KeyFrameRequestBurst).
 	Suppressed uint64
 	// ReplayedFrames and ReplayedBytes count the frames a replaying
 	// provider gave that were sent again.
@@ -42,11 +52,15 @@ type KeyFrameStats struct {
 	DroppedReplayFrames uint64
 }
 
-// keyFrameLimiter merges keyframe requests that come too fast.
+// keyFrameLimiter merges keyframe requests that come too fast. It is a
+// token bucket of KeyFrameRequestBurst requests refilled at one per
+// KeyFrameRequestInterval, kept as the time at which the bucket is full
+// again (full): each request forwarded moves it an interval on, and a
+// request may pass while it lies less than a burst of intervals ahead.
 type keyFrameLimiter struct {
 	mu        sync.Mutex
-	last      time.Time   // when a request was last forwarded
-	pending   bool        // a request waits for the interval to run
+	full      time.Time   // when the bucket is full again
+	pending   bool        // a request waits for the bound to allow it
 	waiting   atomic.Bool // pending, read without the lock by the writer
 	requests  atomic.Uint64
 	forwarded atomic.Uint64
@@ -61,7 +75,7 @@ func (l *keyFrameLimiter) request(now time.Time) bool {
 	l.requests.Add(1)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.last.IsZero() && now.Sub(l.last) < KeyFrameRequestInterval {
+	if now.Before(l.nextLocked()) {
 		if l.pending {
 			l.merged.Add(1) // into the one already waiting
 		} else {
@@ -73,10 +87,23 @@ func (l *keyFrameLimiter) request(now time.Time) bool {
 	if l.pending {
 		l.merged.Add(1) // the waiting one goes with this one
 	}
-	l.last, l.pending = now, false
+	l.forwardLocked(now)
+	return true
+}
+
+// nextLocked is the first time a request may be forwarded.
+func (l *keyFrameLimiter) nextLocked() time.Time {
+	return l.full.Add(-(KeyFrameRequestBurst - 1) * KeyFrameRequestInterval)
+}
+
+func (l *keyFrameLimiter) forwardLocked(now time.Time) {
+	if l.full.Before(now) {
+		l.full = now
+	}
+	l.full = l.full.Add(KeyFrameRequestInterval)
+	l.pending = false
 	l.waiting.Store(false)
 	l.forwarded.Add(1)
-	return true
 }
 
 // due reports whether a request that waited is to be forwarded now. The
@@ -88,13 +115,21 @@ func (l *keyFrameLimiter) due(now time.Time) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.pending || now.Sub(l.last) < KeyFrameRequestInterval {
+	if !l.pending || now.Before(l.nextLocked()) {
 		return false
 	}
-	l.last, l.pending = now, false
-	l.waiting.Store(false)
-	l.forwarded.Add(1)
+	l.forwardLocked(now)
 	return true
+}
+
+// dueAt returns when a waiting request may be forwarded, if one waits.
+func (l *keyFrameLimiter) dueAt() (time.Time, bool) {
+	if !l.waiting.Load() {
+		return time.Time{}, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nextLocked(), l.pending
 }
 
 func (l *keyFrameLimiter) stats() KeyFrameStats {
@@ -115,16 +150,16 @@ func (s *LocalSampleTrack) KeyFrameStats() KeyFrameStats {
 	return s.keyFrames.stats()
 }
 
-// requestKeyFrame passes a keyframe request to the provider, unless one
-// was passed less than KeyFrameRequestInterval ago: it is then passed when
-// the interval has run (by the writer, see forwardDueKeyFrame).
+// requestKeyFrame passes a keyframe request to the provider, unless the
+// bound (KeyFrameRequestBurst) holds it: it is then passed as soon as the
+// bound allows, by the writer (see forwardDueKeyFrame).
 func (s *LocalSampleTrack) requestKeyFrame() {
 	if s.keyFrames.request(time.Now()) {
 		s.forwardKeyFrame()
 	}
 }
 
-// forwardDueKeyFrame passes on a request that waited for the interval.
+// forwardDueKeyFrame passes on a request that waited for the bound.
 func (s *LocalSampleTrack) forwardDueKeyFrame() {
 	if s.keyFrames.waiting.Load() && s.keyFrames.due(time.Now()) {
 		s.forwardKeyFrame()
@@ -137,6 +172,12 @@ func (s *LocalSampleTrack) forwardKeyFrame() {
 	s.mu.RUnlock()
 	if kf, ok := p.(KeyFrameProvider); ok {
 		kf.RequestKeyFrame()
+		// A writer waiting for its next sample sends the replay now
+		// rather than after it.
+		select {
+		case s.keyFrameWake <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -135,7 +135,8 @@ type LocalSampleTrack struct {
 	replays    uint32 // replayed frames since the last regular one
 	started    bool
 
-	keyFrames keyFrameLimiter // keyframe requests, merged when too fast
+	keyFrames    keyFrameLimiter // keyframe requests, merged when too fast
+	keyFrameWake chan struct{}   // a request was passed to the provider
 }
 
 // NewLocalSampleTrack returns a track for samples of codec c: VP8, VP9, AV1,
@@ -155,6 +156,8 @@ func NewLocalSampleTrack(c webrtc.RTPCodecCapability, opts ...LocalSampleTrackOp
 		streamID:   "ST_" + randomID(),
 		clockRate:  c.ClockRate,
 		packetizer: pk,
+
+		keyFrameWake: make(chan struct{}, 1),
 	}
 	seq := make([]byte, 6)
 	_, _ = rand.Read(seq)

@@ -130,39 +130,80 @@ func TestPublishedFilesArriveWithTheirTiming(t *testing.T) {
 	b.Disconnect()
 }
 
+// A subscriber that arrives between two keyframes of a file starts from
+// the current group of pictures, which the publisher sends again for it
+// when the server asks for a keyframe: the first frames it receives are
+// the file's frames from the last keyframe on (frame 0 of vp8.ivf; the
+// next keyframe is frame 120, 4 s in), timestamped one tick apart just
+// after the last frame sent before it came, and the stream then goes on
+// with the next frame of the file, one frame duration after that last one.
 func TestLateSubscriberGetsAKeyframeQuickly(t *testing.T) {
 	srv := lktest.Start(t)
 	room := lktest.RoomName(t)
+	file := ivfFrames(t, "vp8.ivf")
+	const step = 3000 // RTP ticks per frame (30 fps at 90 kHz)
+	next := 1
+	for !file[next].keyframe {
+		next++
+	}
+
 	a := join(t, srv, room, "alice", nil)
-	// vp8.ivf has a keyframe every 4 s: without help, a subscriber arriving
-	// 2 s in would wait 2 s for the next one.
 	track, err := lksdk.NewLocalFileTrack(filepath.Join("testdata", "vp8.ivf"))
 	require.NoError(t, err)
 	_, err = a.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: "late"})
 	require.NoError(t, err)
-	time.Sleep(2 * time.Second)
+	var first time.Time // when the file's first frame was sent
+	require.Eventually(t, func() bool {
+		if track.Stats().Samples == 0 {
+			return false
+		}
+		first = time.Now()
+		return true
+	}, 10*time.Second, time.Millisecond, "the file's first frame")
 
 	published := make(chan *lksdk.RemoteTrackPublication, 1)
 	sub := newSubscribeAll()
 	cb := sub.callback()
 	cb.OnTrackPublished = func(pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) { published <- pub }
 	join(t, srv, room, "bob", cb, lksdk.WithAutoSubscribe(false))
-	pub := recv(t, published, 5*time.Second, "the publication")
+	pub := recv(t, published, 10*time.Second, "the publication")
+	// Halfway between the file's two keyframes.
+	time.Sleep(time.Until(first.Add(2 * time.Second)))
 	asked := time.Now()
 	require.NoError(t, pub.SetSubscribed(true))
-	recv(t, sub.arrive, 5*time.Second, "the subscription")
+	recv(t, sub.arrive, 10*time.Second, "the subscription")
 	log := sub.log("late")
-	var kf rxFrame
-	eventually(t, 3*time.Second, func() bool {
-		var ok bool
-		kf, ok = log.firstKeyframe()
-		return ok
-	}, "a keyframe")
-	took := kf.at.Sub(asked)
-	t.Logf("keyframe (%dx%d) received %s after subscribing, 2 s into a file with 4 s between keyframes", kf.width, kf.height, took)
+	// The replay and ten frames of the timeline after it.
+	eventually(t, 10*time.Second, func() bool {
+		f := log.frames()
+		return len(f) > 0 && f[len(f)-1].ts-f[0].ts >= 10*step
+	}, "frames after the first one")
+	frames := log.frames()
+	t.Logf("first frame %s after subscribing, %s into the file", frames[0].at.Sub(asked), asked.Sub(first))
+
+	kf := frames[0]
+	require.True(t, kf.keyframe, "the first frame received is a keyframe")
 	require.Equal(t, [2]int{320, 240}, [2]int{kf.width, kf.height})
-	require.Less(t, took, time.Second)
-	require.True(t, log.frames()[0].keyframe, "the first frame received is a keyframe")
+	require.Equal(t, 0, framePosition(file, kf),
+		"the first frame is the keyframe of the group of pictures being sent (file frame 0), not the next one (frame %d)", next)
+	// The replayed group: frames 0..n-1 of the file, one tick apart.
+	n := 1
+	for n < len(frames) && frames[n].ts-kf.ts < step/2 {
+		require.Equal(t, n, framePosition(file, frames[n]), "replayed frame %d is the file's frame %d", n, n)
+		require.Equal(t, kf.ts+uint32(n), frames[n].ts, "replayed frame %d's timestamp", n)
+		n++
+	}
+	require.Greater(t, n, 1, "the group of pictures is replayed, not only its keyframe")
+	require.Less(t, n, next, "the replay is of the group before the next keyframe")
+	// Then the timeline goes on: frame n, one frame after frame n-1 (sent
+	// before the subscription, at kf.ts-1), and the frames after it.
+	require.Less(t, n, len(frames))
+	require.Equal(t, n, framePosition(file, frames[n]), "the stream goes on after the replay with the next frame")
+	require.Equal(t, kf.ts-1+step, frames[n].ts, "the replay took no slot on the timeline")
+	for i := n + 1; i < len(frames); i++ {
+		require.Equal(t, frames[i-1].ts+step, frames[i].ts, "frame %d after the replay", i)
+		require.Equal(t, i, framePosition(file, frames[i]), "frame %d after the replay", i)
+	}
 }
 
 func TestSimulcastLayersFollowTheQualityAsked(t *testing.T) {

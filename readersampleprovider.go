@@ -86,11 +86,12 @@ type ReaderSampleProvider struct {
 	keyframeCheck func([]byte) bool
 
 	// The current group of pictures, for replays.
-	gop        []byte
-	gopFrames  []int // end offsets in gop
-	gopTooBig  bool
-	replayNext int // next frame to replay; -1 when not replaying
-	replayReq  atomic.Bool
+	gop         []byte
+	gopFrames   []int // end offsets in gop
+	gopTooBig   bool
+	replayNext  int  // next frame to replay; -1 when not replaying
+	replayEnded bool // the last frame of a replay was given
+	replayReq   atomic.Bool
 }
 
 // ReaderTrackWithMime sets the media type of the input.
@@ -314,11 +315,18 @@ func (p *ReaderSampleProvider) NextSample() (media.Sample, error) {
 }
 
 // NextReplay returns the next frame of the group of pictures to send again,
-// once RequestKeyFrame asked for it; false when there is none (more).
+// once RequestKeyFrame asked for it; false when there is none (more). A
+// replay ends with false even when another was asked for meanwhile: that
+// one starts at the next call, so that each replay is bounded on its own
+// (MaxKeyFrameReplayBytes).
 func (p *ReaderSampleProvider) NextReplay() ([]byte, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
+		return nil, false
+	}
+	if p.replayEnded {
+		p.replayEnded = false
 		return nil, false
 	}
 	if p.replayNext < 0 && p.replayReq.Swap(false) && len(p.gopFrames) > 0 && !p.gopTooBig {
@@ -335,7 +343,7 @@ func (p *ReaderSampleProvider) NextReplay() ([]byte, bool) {
 	frame := p.gop[start:p.gopFrames[i]]
 	p.replayNext++
 	if p.replayNext == len(p.gopFrames) {
-		p.replayNext = -1
+		p.replayNext, p.replayEnded = -1, true
 	}
 	return frame, true
 }

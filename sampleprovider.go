@@ -36,7 +36,7 @@ type SampleProviderWithContext interface {
 // KeyFrameProvider is a SampleProvider that can answer a subscriber's
 // keyframe request, for instance by sending its current group of pictures
 // again. A LocalSampleTrack calls RequestKeyFrame when a PLI or FIR arrives,
-// at most once per KeyFrameRequestInterval.
+// within the bound KeyFrameRequestBurst describes.
 type KeyFrameProvider interface {
 	RequestKeyFrame()
 }
@@ -44,18 +44,21 @@ type KeyFrameProvider interface {
 // KeyFrameReplayer is a SampleProvider that answers keyframe requests by
 // sending frames it sent before again, such as its current group of
 // pictures from its last keyframe: a pre-encoded source cannot make a new
-// keyframe. Before each NextSample, StartWrite's writer takes every frame
-// NextReplay has to give and sends it, with timestamps between the last
-// frame's and the next one's, so that the timeline does not move; a decoder
-// that asked starts from the replayed keyframe. NextReplay returns false
-// when there is nothing (more) to replay. ReaderSampleProvider implements
-// it together with KeyFrameProvider.
+// keyframe. As soon as RequestKeyFrame has returned (between two samples;
+// the writer does not wait for the next one), StartWrite's writer takes
+// every frame NextReplay has to give and sends it, with timestamps
+// between the last frame's and the next one's, so that the timeline does
+// not move; a decoder that asked starts from the replayed keyframe.
+// NextReplay returns false when there is nothing (more) to replay; the
+// frames given until then are one replay. NextReplay is called from the
+// writer only, RequestKeyFrame from the goroutine reading RTCP.
+// ReaderSampleProvider implements it together with KeyFrameProvider.
 //
 // The writer bounds what requests can cost, for any provider: requests are
-// passed to RequestKeyFrame at most once per KeyFrameRequestInterval (the
-// rest are merged and counted, see LocalSampleTrack.KeyFrameStats), a
-// replay is paced at KeyFrameReplayRate, and frames past
-// MaxKeyFrameReplayBytes of one replay are dropped.
+// passed to RequestKeyFrame within KeyFrameRequestBurst (the rest are
+// merged and counted, see LocalSampleTrack.KeyFrameStats), a replay is
+// paced at KeyFrameReplayRate, and frames past MaxKeyFrameReplayBytes of
+// one replay are dropped.
 type KeyFrameReplayer interface {
 	NextReplay() (frame []byte, ok bool)
 }

@@ -91,10 +91,6 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 	var opts SampleWriteOptions
 	var level uint8
 	for {
-		s.forwardDueKeyFrame()
-		if replayer != nil && !s.sendReplay(ctx, replayer, timer) {
-			return
-		}
 		var sample media.Sample
 		var err error
 		asked := time.Now()
@@ -137,13 +133,40 @@ func (s *LocalSampleTrack) writeLoop(ctx context.Context, provider SampleProvide
 			s.logger().V(1).Info("could not write sample", "track", s.id, "error", err)
 		}
 		due += sample.Duration
-		if wait := time.Until(start.Add(due)); wait > 0 {
+		if !s.waitForSample(ctx, start.Add(due), replayer, timer) {
+			return
+		}
+	}
+}
+
+// waitForSample waits until the next sample is due, at next. A keyframe
+// request passed to the provider meanwhile (or before, while a sample was
+// being read and sent), or one that waited for the bound and falls due, is
+// answered at once with a replay: how soon a new subscriber sees video
+// does not depend on the frame rate. It returns false when ctx ended.
+func (s *LocalSampleTrack) waitForSample(ctx context.Context, next time.Time, replayer KeyFrameReplayer, timer *time.Timer) bool {
+	for {
+		wake := next
+		if held, ok := s.keyFrames.dueAt(); ok && held.Before(wake) {
+			wake = held
+		}
+		if wait := time.Until(wake); wait > 0 {
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
-				return
+				timer.Stop()
+				return false
+			case <-s.keyFrameWake:
+				timer.Stop()
 			case <-timer.C:
 			}
+		}
+		s.forwardDueKeyFrame()
+		if replayer != nil && !s.sendReplay(ctx, replayer, timer) {
+			return false
+		}
+		if !time.Now().Before(next) {
+			return true
 		}
 	}
 }
