@@ -335,14 +335,14 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 // watchTransport trickles t's candidates to the server and tracks whether
 // it is connected; a failed connection is reported as lost.
 func (e *RTCEngine) watchTransport(t *PCTransport, target livekit.SignalTarget, connected *stateFlag) {
-	t.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c == nil || e.transport(target) != t {
+	t.OnCandidate = func(c webrtc.ICECandidateInit) {
+		if e.transport(target) != t {
 			return
 		}
-		if err := e.client.SendICECandidate(c.ToJSON(), target); err != nil {
+		if err := e.client.SendICECandidate(c, target); err != nil {
 			e.logger().V(1).Info("could not send ICE candidate", "error", err)
 		}
-	})
+	}
 	t.pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
 		e.logger().V(1).Info("peer connection state", "target", target, "state", state)
 		switch state {

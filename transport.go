@@ -24,6 +24,11 @@ type PCTransport struct {
 	// OnOffer is called with each offer this side makes, to be sent to the
 	// server.
 	OnOffer func(description webrtc.SessionDescription)
+	// OnCandidate is called with each local ICE candidate, to be sent to
+	// the server. While ICE starts on a connection this side controls (it
+	// made the offer), candidates wait until the connection is up; see
+	// candidateHoldLimit for why.
+	OnCandidate func(candidate webrtc.ICECandidateInit)
 
 	mu                sync.Mutex
 	pendingCandidates []webrtc.ICECandidateInit
@@ -31,6 +36,7 @@ type PCTransport struct {
 	renegotiate       bool // a change came while offering: offer again
 	restartICE        bool // the next offer restarts ICE
 	debounce          *time.Timer
+	hold              candidateHold
 	closed            bool
 }
 
@@ -49,7 +55,10 @@ func newPCTransport(api *webrtc.API, cfg webrtc.Configuration, log logr.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("lksdk: creating peer connection: %w", err)
 	}
-	return &PCTransport{pc: pc, log: log}, nil
+	t := &PCTransport{pc: pc, log: log}
+	pc.OnICECandidate(t.onLocalCandidate)
+	pc.OnICEConnectionStateChange(t.onICEState)
+	return t, nil
 }
 
 func (t *PCTransport) logger() logr.Logger {
@@ -70,9 +79,17 @@ func (t *PCTransport) IsConnected() bool {
 }
 
 // AddICECandidate adds a remote candidate, or holds it until the remote
-// description is set.
+// description is set. While ICE starts on a connection the server controls
+// (this side answered), it also holds it until the connection is up; see
+// candidateHoldLimit for why.
 func (t *PCTransport) AddICECandidate(candidate webrtc.ICECandidateInit) error {
 	t.mu.Lock()
+	if t.hold.remote && !t.closed {
+		t.hold.heldRemote = append(t.hold.heldRemote, candidate)
+		t.startHoldTimerLocked()
+		t.mu.Unlock()
+		return nil
+	}
 	if t.pc.RemoteDescription() == nil {
 		t.pendingCandidates = append(t.pendingCandidates, candidate)
 		t.mu.Unlock()
@@ -86,18 +103,36 @@ func (t *PCTransport) AddICECandidate(candidate webrtc.ICECandidateInit) error {
 // negotiation asked for in the meantime is started.
 func (t *PCTransport) SetRemoteDescription(sd webrtc.SessionDescription) error {
 	t.mu.Lock()
+	release := func() {}
+	switch {
+	case isICELite(sd.SDP):
+		release = t.stopHoldingLocked()
+	case sd.Type == webrtc.SDPTypeOffer && t.startsICE(sd):
+		// This side answers, so it is controlled: the server checks first.
+		release = t.holdLocked(false)
+	}
 	if err := t.pc.SetRemoteDescription(sd); err != nil {
 		t.mu.Unlock()
+		release()
 		return fmt.Errorf("lksdk: setting remote %s: %w", sd.Type, err)
 	}
 	pending := t.pendingCandidates
 	t.pendingCandidates = nil
+	if t.hold.remote {
+		// Candidates that came before the offer wait with those after it.
+		t.hold.heldRemote = append(pending, t.hold.heldRemote...)
+		if len(t.hold.heldRemote) > 0 {
+			t.startHoldTimerLocked()
+		}
+		pending = nil
+	}
 	again := false
 	if sd.Type == webrtc.SDPTypeAnswer {
 		t.offering = false
 		again, t.renegotiate = t.renegotiate, false
 	}
 	t.mu.Unlock()
+	release()
 
 	var firstErr error
 	for _, c := range pending {
@@ -171,11 +206,18 @@ func (t *PCTransport) createAndSendOffer() {
 	}
 	restart := t.restartICE
 	offer, err := t.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
+	release := func() {}
+	if err == nil && (restart || t.pc.CurrentRemoteDescription() == nil) && !isICELite(offer.SDP) {
+		// This side offers, so it controls: it checks first. Gathering
+		// starts with SetLocalDescription.
+		release = t.holdLocked(true)
+	}
 	if err == nil {
 		err = t.pc.SetLocalDescription(offer)
 	}
 	if err != nil {
 		t.mu.Unlock()
+		release()
 		t.logger().Error(err, "could not make an offer")
 		return
 	}
@@ -183,9 +225,17 @@ func (t *PCTransport) createAndSendOffer() {
 	t.restartICE = false
 	onOffer := t.OnOffer
 	t.mu.Unlock()
+	release()
 	if onOffer != nil {
 		onOffer(offer)
 	}
+}
+
+// startsICE reports whether the remote description sd starts ICE: it is
+// the first, or its credentials are new (an ICE restart). t.mu is held.
+func (t *PCTransport) startsICE(sd webrtc.SessionDescription) bool {
+	current := t.pc.CurrentRemoteDescription()
+	return current == nil || iceUfrag(current.SDP) != iceUfrag(sd.SDP)
 }
 
 // Close closes the peer connection.
@@ -195,6 +245,10 @@ func (t *PCTransport) Close() error {
 	if t.debounce != nil {
 		t.debounce.Stop()
 	}
+	if t.hold.timer != nil {
+		t.hold.timer.Stop()
+	}
+	t.hold = candidateHold{}
 	t.mu.Unlock()
 	return t.pc.Close()
 }

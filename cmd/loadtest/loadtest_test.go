@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +118,47 @@ func TestSequenceLoss(t *testing.T) {
 	require.EqualValues(t, 1, s.frames.Load())
 	tot := sumStreams([]*streamStats{s}, true, time.Second)
 	require.EqualValues(t, 2, tot.Lost)
+}
+
+// TestJoinsRun measures joins one after another and at once, and checks
+// that every join and every phase of it was counted.
+func TestJoinsRun(t *testing.T) {
+	srv := lktest.Start(t)
+	opts, err := testclient.Loopback()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, parallel := range []int{1, 3} {
+		cfg := config{
+			url: srv.URL, key: srv.APIKey, secret: srv.APISecret,
+			connectTimeout: 30 * time.Second,
+			roomPrefix:     lktest.RoomName(t), connectOpts: opts,
+		}
+		var out bytes.Buffer
+		require.NoError(t, runJoins(ctx, cfg, 3, parallel, &out, false))
+		text := out.String()
+		require.Contains(t, text, fmt.Sprintf("3 joins, %d at a time", parallel))
+		for _, phase := range []string{"subscriber connected", "join returned", "publisher (after the join)"} {
+			require.Regexp(t, regexp.QuoteMeta(phase)+` +3 `, text, "phase %q not counted three times:\n%s", phase, text)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*10*time.Millisecond)
+	}
+	s := summarize("x", d)
+	require.Equal(t, 100, s.Count)
+	require.InDelta(t, 500, s.P50, 1e-9)
+	require.InDelta(t, 990, s.P99, 1e-9)
+	require.InDelta(t, 1000, s.Max, 1e-9)
+	require.Equal(t, []float64{1000, 990, 980, 970, 960}, s.Slowest)
+	total := 0
+	for _, c := range s.Histogram {
+		total += c
+	}
+	require.Equal(t, 100, total)
+	require.Equal(t, 2, s.Histogram[0], "10 and 20 ms are under 25 ms")
 }

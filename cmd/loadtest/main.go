@@ -12,6 +12,14 @@
 // bitrate, packet loss and frames per kind, and this process's CPU, resident
 // memory and goroutines in total and per bot, measured over the window.
 //
+// With -joins N it measures joining instead: N bots join (-join-parallel of
+// them at a time, each in a room of its own), each connects its publisher by
+// sending one data packet, and a table and histograms give each phase's
+// p50/p95/p99/max:
+//
+//	go run ./cmd/loadtest -joins 200
+//	go run ./cmd/loadtest -joins 50 -join-parallel 50
+//
 // Without -url (or LIVEKIT_URL) it starts a local livekit-server (installed
 // by `make deps`) on free loopback ports and keeps all media on loopback.
 package main
@@ -53,6 +61,12 @@ type config struct {
 	// with that NACK buffer (lksdk.WithRetransmissionBuffer).
 	retransmissionBuffer int
 	memProfile           string // file for a heap profile at the window's end
+	// joins, when set, measures that many joins instead (runJoins),
+	// joinParallel of them at a time.
+	joins, joinParallel int
+	// loopback keeps the bots' media on loopback with -url too, as it is
+	// without (for a server on this machine).
+	loopback bool
 }
 
 func main() {
@@ -69,6 +83,9 @@ func main() {
 	flag.StringVar(&cfg.video, "video", filepath.Join(root, "testdata", "vp8_640x360.ivf"), "video file to publish (empty: none)")
 	flag.StringVar(&cfg.audio, "audio", filepath.Join(root, "testdata", "opus.ogg"), "audio file to publish (empty: none)")
 	flag.IntVar(&cfg.retransmissionBuffer, "retransmission-buffer", 0, "sent video packets kept per track for NACKs (0: the SDK's default)")
+	flag.IntVar(&cfg.joins, "joins", 0, "measure this many joins instead: each bot joins a room of its own, connects its publisher by sending one data packet, and the report gives each phase's distribution")
+	flag.IntVar(&cfg.joinParallel, "join-parallel", 1, "with -joins: how many bots join at once (1: one after another, each leaving before the next joins)")
+	flag.BoolVar(&cfg.loopback, "loopback", false, "with -url: gather only loopback candidates and use no ICE servers, as against the local server")
 	floor := flag.Bool("floor", false, "measure the floor instead: the same media from bare pion peer connections (pion's defaults) to a sink process")
 	asJSON := flag.Bool("json", false, "print the result as one JSON object")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the steady-state window to this file")
@@ -113,11 +130,18 @@ func runMain(ctx context.Context, cfg config, asJSON bool) error {
 		}
 	} else if cfg.key == "" || cfg.secret == "" {
 		return errors.New("-url is set: set -api-key and -api-secret (or LIVEKIT_API_KEY/LIVEKIT_API_SECRET) too")
+	} else if cfg.loopback {
+		if err := cfg.useAPI(testclient.LoopbackSettingEngine(), true); err != nil {
+			return err
+		}
 	}
-	if cfg.retransmissionBuffer != 0 && !local {
+	if cfg.retransmissionBuffer != 0 && !local && !cfg.loopback {
 		if err := cfg.useAPI(webrtc.SettingEngine{}, false); err != nil {
 			return err
 		}
+	}
+	if cfg.joins > 0 {
+		return runJoins(ctx, cfg, cfg.joins, cfg.joinParallel, os.Stdout, asJSON)
 	}
 	if !asJSON {
 		cfg.progress = os.Stdout
