@@ -99,6 +99,12 @@ func runJoins(ctx context.Context, cfg config, n, parallel int, w io.Writer, asJ
 		{"subscriber connected", func(p joinPhases) time.Duration { return p.subscriber }},
 		{"join returned", func(p joinPhases) time.Duration { return p.join }},
 		{"publisher (after the join)", func(p joinPhases) time.Duration { return p.publisher }},
+		{"both connected (join + publisher)", func(p joinPhases) time.Duration {
+			if p.join <= 0 || p.publisher <= 0 {
+				return 0
+			}
+			return p.join + p.publisher
+		}},
 	} {
 		d := make([]time.Duration, 0, len(phases))
 		for _, p := range phases {
