@@ -1,7 +1,6 @@
 package lksdk
 
 import (
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -22,13 +21,7 @@ const iceStartRuns = 8
 
 func loopbackTestAPI(t *testing.T) *webrtc.API {
 	t.Helper()
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	api, err := NewWebRTCAPI(se)
+	api, err := NewWebRTCAPI(loopbackSettingEngine())
 	require.NoError(t, err)
 	return api
 }

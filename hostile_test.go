@@ -49,16 +49,23 @@ func inPackageJoin(t *testing.T, srv *lkserver.Server, room, identity string, cb
 func inPackageAPI(t *testing.T) *webrtc.API {
 	t.Helper()
 	loopbackOnce.Do(func() {
-		se := webrtc.SettingEngine{}
-		se.SetIncludeLoopbackCandidate(true)
-		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-		loopbackAPI, loopbackErr = NewWebRTCAPI(se)
+		loopbackAPI, loopbackErr = NewWebRTCAPI(loopbackSettingEngine())
 	})
 	require.NoError(t, loopbackErr)
 	return loopbackAPI
+}
+
+// loopbackSettingEngine gathers only UDP host candidates of the loopback
+// interface, with no mDNS (internal/testclient's, which this package's own
+// tests cannot import).
+func loopbackSettingEngine() webrtc.SettingEngine {
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return se
 }
 
 // heapAfterGC returns the bytes of live heap objects.

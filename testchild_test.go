@@ -2,13 +2,9 @@ package lksdk
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
-
-	"github.com/pion/ice/v2"
-	"github.com/pion/webrtc/v3"
 )
 
 // testChildEnv, when set in the environment of the test binary, makes it run
@@ -37,13 +33,7 @@ func runTestChild(mode string) {
 		}
 		return v
 	}
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	api, err := NewWebRTCAPI(se)
+	api, err := NewWebRTCAPI(loopbackSettingEngine())
 	if err != nil {
 		fail("%v", err)
 	}

@@ -15,13 +15,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/livekit/server-sdk-go/internal/proc"
 )
 
 // InstallHint says how to get the server binary.
@@ -76,12 +76,10 @@ type Server struct {
 	configPath string
 	dir        string
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has exited
-	exitErr error
-	logs    *TailBuffer
-	nodeID  string
+	mu     sync.Mutex
+	proc   *proc.Process // the current run
+	logs   *TailBuffer
+	nodeID string
 }
 
 // FindBinary returns the livekit-server executable to run: $LIVEKIT_SERVER_BIN,
@@ -226,29 +224,19 @@ func (s *Server) config() map[string]any {
 }
 
 func (s *Server) start(ctx context.Context) error {
-	cmd := exec.Command(s.opts.Binary, "--config", s.configPath)
 	var out io.Writer = s.logs
 	if s.opts.Log != nil {
 		out = io.MultiWriter(s.logs, s.opts.Log)
 	}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", s.opts.Binary, err)
+	p, err := proc.Start(s.opts.Binary, []string{"--config", s.configPath}, "", out)
+	if err != nil {
+		return err
 	}
-	exited := make(chan struct{})
 	s.mu.Lock()
-	s.cmd, s.exited, s.exitErr = cmd, exited, nil
+	s.proc = p
 	s.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		s.mu.Lock()
-		s.exitErr = err
-		s.mu.Unlock()
-		close(exited)
-	}()
 
-	if err := s.waitReady(ctx, exited); err != nil {
+	if err := s.waitReady(ctx, p); err != nil {
 		_ = s.Stop()
 		return fmt.Errorf("livekit-server did not start: %w\n--- server log ---\n%s", err, s.Logs())
 	}
@@ -276,7 +264,7 @@ func (s *Server) NodeID() string {
 }
 
 // waitReady returns when the server answers GET /, it exits, or time is up.
-func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
+func (s *Server) waitReady(ctx context.Context, p *proc.Process) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
@@ -292,8 +280,8 @@ func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 			}
 		}
 		select {
-		case <-exited:
-			return fmt.Errorf("server exited: %v", s.exitError())
+		case <-p.Exited():
+			return fmt.Errorf("server exited: %v", p.ExitError())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
@@ -301,39 +289,21 @@ func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 	}
 }
 
-func (s *Server) exitError() error {
+func (s *Server) current() *proc.Process {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.exitErr
+	return s.proc
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL if it does not exit) and waits for it
 // to exit. It may be called more than once.
 func (s *Server) Stop() error {
-	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.mu.Unlock()
-	if cmd == nil {
-		return nil
+	if p := s.current(); p != nil {
+		// The server drops a stop asked for in its first 100 ms of
+		// serving, and treats a second signal as a forced stop: signal
+		// again after a moment, and kill it if that does not work either.
+		p.Stop(250*time.Millisecond, 2*time.Second)
 	}
-	select {
-	case <-exited:
-		return nil
-	default:
-	}
-	// The server drops a stop asked for in its first 100 ms of serving, and
-	// treats a second signal as a forced stop: signal again after a moment,
-	// and kill it if that does not work either.
-	for _, wait := range []time.Duration{250 * time.Millisecond, 2 * time.Second} {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-			return nil
-		case <-time.After(wait):
-		}
-	}
-	_ = cmd.Process.Kill()
-	<-exited
 	return nil
 }
 
@@ -342,21 +312,9 @@ func (s *Server) Stop() error {
 // Redis. It waits for the process to exit and may be called more than
 // once; Restart starts the server again.
 func (s *Server) Kill() error {
-	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.mu.Unlock()
-	if cmd == nil {
-		return nil
+	if p := s.current(); p != nil {
+		return p.Kill()
 	}
-	select {
-	case <-exited:
-		return nil
-	default:
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	<-exited
 	return nil
 }
 

@@ -18,10 +18,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
+
 	"time"
 
 	"github.com/livekit/server-sdk-go/internal/lkserver"
+	"github.com/livekit/server-sdk-go/internal/proc"
 )
 
 // InstallHint says how to get redis-server.
@@ -52,10 +53,8 @@ type Server struct {
 	dir  string
 	logs *lkserver.TailBuffer
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when cmd has exited
-	exitEr error
+	mu   sync.Mutex
+	proc *proc.Process
 }
 
 // FindBinary returns the redis-server executable to run: $REDIS_SERVER_BIN,
@@ -127,7 +126,11 @@ func newServer(opts Options) (*Server, error) {
 }
 
 func (s *Server) start(ctx context.Context) error {
-	cmd := exec.Command(s.opts.Binary,
+	var out io.Writer = s.logs
+	if s.opts.Log != nil {
+		out = io.MultiWriter(s.logs, s.opts.Log)
+	}
+	p, err := proc.Start(s.opts.Binary, []string{
 		"--port", strconv.Itoa(s.Port),
 		"--bind", "127.0.0.1",
 		"--protected-mode", "yes",
@@ -136,29 +139,14 @@ func (s *Server) start(ctx context.Context) error {
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--logfile", "", // standard output
-	)
-	cmd.Dir = s.dir
-	var out io.Writer = s.logs
-	if s.opts.Log != nil {
-		out = io.MultiWriter(s.logs, s.opts.Log)
+	}, s.dir, out)
+	if err != nil {
+		return err
 	}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", s.opts.Binary, err)
-	}
-	exited := make(chan struct{})
 	s.mu.Lock()
-	s.cmd, s.exited, s.exitEr = cmd, exited, nil
+	s.proc = p
 	s.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		s.mu.Lock()
-		s.exitEr = err
-		s.mu.Unlock()
-		close(exited)
-	}()
-	if err := s.waitReady(ctx, exited); err != nil {
+	if err := s.waitReady(ctx, p); err != nil {
 		_ = s.Stop()
 		return fmt.Errorf("redis-server did not start: %w\n--- redis-server log ---\n%s", err, s.Logs())
 	}
@@ -166,7 +154,7 @@ func (s *Server) start(ctx context.Context) error {
 }
 
 // waitReady returns when the server answers PING, it exits, or time is up.
-func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
+func (s *Server) waitReady(ctx context.Context, p *proc.Process) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -179,11 +167,8 @@ func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 			return nil
 		}
 		select {
-		case <-exited:
-			s.mu.Lock()
-			err := s.exitEr
-			s.mu.Unlock()
-			return fmt.Errorf("server exited: %v", err)
+		case <-p.Exited():
+			return fmt.Errorf("server exited: %v", p.ExitError())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
@@ -195,24 +180,11 @@ func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 // 5 s) and waits for it to exit. It may be called more than once.
 func (s *Server) Stop() error {
 	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
+	p := s.proc
 	s.mu.Unlock()
-	if cmd == nil {
-		return nil
+	if p != nil {
+		p.Stop(5 * time.Second)
 	}
-	select {
-	case <-exited:
-		return nil
-	default:
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(5 * time.Second):
-	}
-	_ = cmd.Process.Kill()
-	<-exited
 	return nil
 }
 

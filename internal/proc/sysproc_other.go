@@ -1,6 +1,6 @@
 //go:build !linux
 
-package lkserver
+package proc
 
 import "syscall"
 

@@ -1,8 +1,8 @@
-package redisserver
+package proc
 
 import "syscall"
 
-// sysProcAttr makes the kernel stop the server when the process that
+// sysProcAttr makes the kernel stop the child when the process that
 // started it dies, so that a killed test leaves nothing running.
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -1,9 +1,0 @@
-package lkserver
-
-import "syscall"
-
-// sysProcAttr makes the kernel stop the server when the process that
-// started it dies, so that a killed test leaves nothing running.
-func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-}
