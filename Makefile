@@ -123,6 +123,7 @@ FUZZ_TARGETS += \
 	./pkg/recorder:FuzzDepacketizeH264 \
 	./pkg/recorder:FuzzDepacketizeAV1 \
 	./pkg/recorder:FuzzDepacketizeOpus \
+	./pkg/media/wav:FuzzReader \
 	./pkg/samplebuilder:FuzzSampleBuilder
 
 fuzz:
