@@ -8,19 +8,27 @@ SUDO                   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export LIVEKIT_SERVER_BIN
 
-.PHONY: all deps ffprobe redis-server test test-short vet demo bench fmt check-api clean fuzz interop interop-deps
+.PHONY: all deps ffprobe redis-server libopus test test-short vet demo bench fmt check-api clean fuzz interop interop-deps
 
 all: test
 
 # bin/livekit-server, rebuilt only when the pinned version changes,
 # ffprobe (Debian's ffmpeg), which the recording tests decode files with,
-# and redis-server (Debian's), which the cluster tests' nodes share.
-deps: bin/.livekit-server-$(LIVEKIT_SERVER_VERSION) ffprobe redis-server
+# redis-server (Debian's), which the cluster tests' nodes share, and
+# libopus (Debian's libopus-dev), which pkg/media is built with.
+deps: bin/.livekit-server-$(LIVEKIT_SERVER_VERSION) ffprobe redis-server libopus
 
 ffprobe:
 	@command -v ffprobe >/dev/null 2>&1 || { \
 		echo "installing ffmpeg for ffprobe (first time only)"; \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg; }
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null; }
+
+# libopus for pkg/media, the module's only cgo: Debian's libopus-dev when
+# the C compiler cannot find its header.
+libopus:
+	@printf '#include <opus/opus.h>\n' | $${CC:-cc} -E -x c - >/dev/null 2>&1 || { \
+		echo "installing Debian's libopus-dev for pkg/media (first time only)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends libopus-dev >/dev/null; }
 
 # The tests start their own redis-server on a loopback port; the service
 # Debian's package sets up is not used.
@@ -44,7 +52,7 @@ test: deps vet
 	$(GO) test -race -count=1 -timeout 12m ./...
 
 # Unit tests only: integration tests that need a server say they are skipped.
-test-short:
+test-short: libopus
 	$(GO) test -race -count=1 -short ./...
 
 # Interop tests (interop/) against LiveKit's Rust core (@livekit/rtc-node)
