@@ -3,6 +3,7 @@ package lksdk
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -79,6 +80,15 @@ func (p *LocalParticipant) PublishTrackWithContext(ctx context.Context, track we
 		Stereo:     opts.Stereo,
 		Stream:     opts.Stream,
 	}
+	req.AudioFeatures = audioFeatures(track, opts)
+	for _, f := range req.AudioFeatures {
+		switch f {
+		case livekit.AudioTrackFeature_TF_NO_DTX:
+			req.DisableDtx = true
+		case livekit.AudioTrackFeature_TF_STEREO:
+			req.Stereo = true
+		}
+	}
 	if req.Source == livekit.TrackSource_UNKNOWN {
 		req.Source = livekit.TrackSource_MICROPHONE
 		if kind == TrackKindVideo {
@@ -91,6 +101,38 @@ func (p *LocalParticipant) PublishTrackWithContext(ctx context.Context, track we
 		return nil, err
 	}
 	return pub, nil
+}
+
+// AudioFeaturesTrack is a track that says how it must be published, such
+// as the PCM tracks of pkg/media, which send silence rather than nothing
+// (no DTX) and may be stereo. PublishTrack adds its features to those the
+// publication options ask for.
+type AudioFeaturesTrack interface {
+	webrtc.TrackLocal
+	AudioFeatures() []livekit.AudioTrackFeature
+}
+
+// audioFeatures are the features the add-track request announces: those of
+// opts (DisableDTX, Stereo) and those track has.
+func audioFeatures(track webrtc.TrackLocal, opts *TrackPublicationOptions) []livekit.AudioTrackFeature {
+	var fs []livekit.AudioTrackFeature
+	add := func(f livekit.AudioTrackFeature) {
+		if !slices.Contains(fs, f) {
+			fs = append(fs, f)
+		}
+	}
+	if opts.Stereo {
+		add(livekit.AudioTrackFeature_TF_STEREO)
+	}
+	if opts.DisableDTX {
+		add(livekit.AudioTrackFeature_TF_NO_DTX)
+	}
+	if t, ok := track.(AudioFeaturesTrack); ok {
+		for _, f := range t.AudioFeatures() {
+			add(f)
+		}
+	}
+	return fs
 }
 
 // publish asks the server for pub's track, adds it to the publisher

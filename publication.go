@@ -450,10 +450,22 @@ func (p *LocalTrackPublication) sampleTracks() []*LocalSampleTrack {
 		}
 		return out
 	}
-	if st, ok := p.trackLocal.(*LocalSampleTrack); ok {
-		return []*LocalSampleTrack{st}
+	switch t := p.trackLocal.(type) {
+	case *LocalSampleTrack:
+		return []*LocalSampleTrack{t}
+	case SampleTrackWrapper:
+		return []*LocalSampleTrack{t.SampleTrack()}
 	}
 	return nil
+}
+
+// SampleTrackWrapper is a track built on a LocalSampleTrack, such as the
+// PCM track of pkg/media, that is published as it: PublishTrack binds the
+// sample track inside (its writer, RTCP and keyframe requests belong to the
+// room as a LocalSampleTrack's do).
+type SampleTrackWrapper interface {
+	webrtc.TrackLocal
+	SampleTrack() *LocalSampleTrack
 }
 
 // SetMuted mutes or unmutes the track: the server tells subscribers, and a
