@@ -229,9 +229,11 @@ func (r *Resampler) push2(left, right int16) {
 // Flush appends the output the filter still holds for the input so far (at
 // most Delay()+1 frames: the outputs up to the time of the last input
 // frame, computed with silence after it) and resets the Resampler for a
-// new stream. An incomplete stereo frame is dropped.
+// new stream. A stream's output is thus Delay() frames plus its input's
+// duration at the output rate, rounded up; a stream without input gives
+// none. An incomplete stereo frame is dropped.
 func (r *Resampler) Flush(dst []int16) []int16 {
-	if r.bank == nil {
+	if r.bank == nil || r.have == 0 {
 		r.Reset()
 		return dst
 	}

@@ -191,6 +191,27 @@ func TestProcessDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// Flushing a stream that had no input gives nothing, however often.
+func TestFlushEmpty(t *testing.T) {
+	r, err := New(16000, 48000, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if out := r.Flush(nil); len(out) != 0 {
+			t.Fatalf("Flush of an empty stream appended %d samples", len(out))
+		}
+	}
+	r.Process(nil, []int16{1}) // half a frame: still no input
+	if out := r.Flush(nil); len(out) != 0 {
+		t.Fatalf("Flush after half a frame appended %d samples", len(out))
+	}
+	out := r.Flush(r.Process(nil, []int16{1000, -1000}))
+	if want := (r.Delay() + 3) * 2; len(out) != want {
+		t.Errorf("one frame gave %d samples, want %d (Delay and 3 frames)", len(out), want)
+	}
+}
+
 // Flush and Reset start a new stream: the same input gives the same output
 // again, as from a new Resampler.
 func TestFlushAndResetStartOver(t *testing.T) {
