@@ -123,7 +123,8 @@ FUZZ_TARGETS += \
 	./pkg/recorder:FuzzDepacketizeH264 \
 	./pkg/recorder:FuzzDepacketizeAV1 \
 	./pkg/recorder:FuzzDepacketizeOpus \
-	./pkg/samplebuilder:FuzzSampleBuilder
+	./pkg/samplebuilder:FuzzSampleBuilder \
+	./pkg/media/resample:FuzzResampler
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
