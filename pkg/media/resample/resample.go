@@ -27,8 +27,8 @@ const blockFrames = 1024
 
 // Resampler converts a stream of interleaved signed 16-bit PCM from one
 // sample rate to another. It keeps the stream's recent input between calls,
-// so a stream may be fed in pieces of any size. A Resampler is not safe for
-// concurrent use; use one per stream.
+// so a stream may be fed in pieces of any size. Make one with New. A
+// Resampler is not safe for concurrent use; use one per stream.
 type Resampler struct {
 	inRate, outRate, channels int
 

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestNewRejectsBadArguments(t *testing.T) {
@@ -246,5 +248,40 @@ func TestOutputLenLarge(t *testing.T) {
 	d, _ := New(48000, 8000, 1)
 	if got, want := d.OutputLen(math.MaxInt), math.MaxInt/6; got < want-2 || got > want+2 {
 		t.Errorf("OutputLen(MaxInt) at 48 → 8 kHz = %d, want about %d", got, want)
+	}
+}
+
+// Resamplers of the same reduced ratio share one coefficient table,
+// whatever their channels, and the table goes once none uses it.
+func TestBanksShared(t *testing.T) {
+	a, _ := New(44100, 16000, 1)
+	b, _ := New(44100, 16000, 2)
+	c, _ := New(22050, 8000, 1) // also 160/441
+	if a.bank != b.bank || a.bank != c.bank {
+		t.Fatal("resamplers of ratio 160/441 have different tables")
+	}
+	if d, _ := New(16000, 44100, 1); d.bank == a.bank {
+		t.Fatal("441/160 shares the table of 160/441")
+	}
+
+	// A ratio no other test uses (6300/6857), from a Resampler that is
+	// dropped at once.
+	key := func() [2]int {
+		r, _ := New(47999, 44100, 1)
+		return [2]int{r.bank.l, r.bank.m}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		runtime.GC()
+		banks.Lock()
+		_, held := banks.m[key]
+		banks.Unlock()
+		if !held {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the table of an unused ratio is still held")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
