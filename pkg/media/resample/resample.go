@@ -145,7 +145,8 @@ func floorDiv(a, b int64) int64 {
 }
 
 // OutputLen returns the number of samples Process appends to dst for n more
-// input samples, given what the Resampler holds now. It is exact. Flush
+// input samples, given what the Resampler holds now. It is exact (and
+// saturates at math.MaxInt for absurd n, instead of overflowing). Flush
 // appends at most (Delay()+1)·Channels() samples.
 func (r *Resampler) OutputLen(n int) int {
 	if n < 0 {
