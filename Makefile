@@ -131,6 +131,7 @@ FUZZ_TARGETS += \
 	./pkg/recorder:FuzzDepacketizeH264 \
 	./pkg/recorder:FuzzDepacketizeAV1 \
 	./pkg/recorder:FuzzDepacketizeOpus \
+	./pkg/media/resample:FuzzResampler \
 	./pkg/media/wav:FuzzReader \
 	./pkg/samplebuilder:FuzzSampleBuilder
 
