@@ -93,10 +93,13 @@ func TestLocalTrackEncodesResampledPCM(t *testing.T) {
 		track := newTrack(t, tc.rate, tc.channels)
 		require.Equal(t, []livekit.AudioTrackFeature{livekit.AudioTrackFeature_TF_NO_DTX}, track.AudioFeatures()[:1])
 		require.Equal(t, tc.channels == 2, len(track.AudioFeatures()) == 2, "stereo is announced")
-		require.NoError(t, track.WriteSample(toneAt(tc.rate, tc.rate/2, tc.freqs...))) // 0.5 s
 		p := newPuller(t, track, 48000)
-		require.True(t, p.pull(30)) // 0.6 s: the tone, then silence
-		settled := p.pcm[48000/10*tc.channels : 48000*4/10*tc.channels]
+		// A published track sends silence until someone speaks: the
+		// encoder's view of the stereo image starts from it.
+		require.True(t, p.pull(50))
+		require.NoError(t, track.WriteSample(toneAt(tc.rate, tc.rate*9/10, tc.freqs...))) // 0.9 s
+		require.True(t, p.pull(50)) // 1 s: the tone, then silence
+		settled := p.pcm[48000*13/10*tc.channels : 48000*18/10*tc.channels]
 		for c, f := range tc.freqs {
 			require.InDelta(t, 20*math.Log10(0.5), goertzel(settled, tc.channels, c, 48000, f), 1.5, "%d Hz on channel %d from %d Hz", f, c, tc.rate)
 			for _, other := range tc.freqs {
