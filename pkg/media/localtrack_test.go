@@ -98,7 +98,7 @@ func TestLocalTrackEncodesResampledPCM(t *testing.T) {
 		// encoder's view of the stereo image starts from it.
 		require.True(t, p.pull(50))
 		require.NoError(t, track.WriteSample(toneAt(tc.rate, tc.rate*9/10, tc.freqs...))) // 0.9 s
-		require.True(t, p.pull(50)) // 1 s: the tone, then silence
+		require.True(t, p.pull(50))                                                       // 1 s: the tone, then silence
 		settled := p.pcm[48000*13/10*tc.channels : 48000*18/10*tc.channels]
 		for c, f := range tc.freqs {
 			require.InDelta(t, 20*math.Log10(0.5), goertzel(settled, tc.channels, c, 48000, f), 1.5, "%d Hz on channel %d from %d Hz", f, c, tc.rate)

@@ -11,8 +11,8 @@ import (
 	"github.com/pion/webrtc/v3"
 	"github.com/stretchr/testify/require"
 
-	lksdk "github.com/livekit/server-sdk-go"
 	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go"
 
 	"github.com/livekit/server-sdk-go/internal/lkserver"
 	"github.com/livekit/server-sdk-go/internal/lktest"
