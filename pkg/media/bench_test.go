@@ -14,9 +14,14 @@ import (
 // network: taking the frame from the queue, resampling it to 48 kHz and
 // encoding it (what the track's writer asks for fifty times a second).
 func BenchmarkPCMLocalTrackFrame(b *testing.B) {
-	for _, rate := range []int{16000, 48000} {
-		b.Run(rateName(rate), func(b *testing.B) {
-			track, err := NewPCMLocalTrack(rate, 1, logr.Discard())
+	for _, tc := range []struct {
+		name string
+		rate int
+		opts []PCMLocalTrackOption
+	}{{"16kHz", 16000, nil}, {"48kHz", 48000, nil}, {"16kHz-complexity5", 16000, []PCMLocalTrackOption{WithComplexity(5)}}} {
+		rate := tc.rate
+		b.Run(tc.name, func(b *testing.B) {
+			track, err := NewPCMLocalTrack(rate, 1, logr.Discard(), tc.opts...)
 			require.NoError(b, err)
 			defer track.Close()
 			p := &pcmProvider{t: track}

@@ -60,6 +60,7 @@ type localOptions struct {
 	frame      time.Duration
 	queue      time.Duration
 	music      bool
+	complexity int
 	trackOpts  []lksdk.LocalSampleTrackOptions
 	optionErrs []error
 }
@@ -103,6 +104,19 @@ func WithQueueDuration(d time.Duration) PCMLocalTrackOption {
 
 // WithMusic tunes the encoder for music rather than speech.
 func WithMusic() PCMLocalTrackOption { return func(o *localOptions) { o.music = true } }
+
+// WithComplexity sets the Opus encoder's complexity, 1 to 10 (libopus's
+// default, 10, when unset). Encoding is most of a published track's cost
+// (see BENCHMARKS.md): a process publishing many tracks can halve it at
+// 5 for a small loss of quality.
+func WithComplexity(c int) PCMLocalTrackOption {
+	return func(o *localOptions) {
+		if c < 1 || c > 10 {
+			o.optionErrs = append(o.optionErrs, fmt.Errorf("media: complexity %d: 1 to 10", c))
+		}
+		o.complexity = c
+	}
+}
 
 // WithSampleTrackOptions passes options to the LocalSampleTrack the PCM
 // track sends with (lksdk.WithRTCPHandler, say).
@@ -202,7 +216,7 @@ func NewPCMLocalTrack(sourceSampleRate, sourceChannels int, logger logr.Logger, 
 		}
 		t.rs = rs
 	}
-	enc, err := opus.NewEncoder(sourceChannels, opus.EncoderOptions{Bitrate: o.bitrate, FEC: o.fec, PacketLossPercent: o.lossPct, Music: o.music})
+	enc, err := opus.NewEncoder(sourceChannels, opus.EncoderOptions{Bitrate: o.bitrate, FEC: o.fec, PacketLossPercent: o.lossPct, Music: o.music, Complexity: o.complexity})
 	if err != nil {
 		return nil, err
 	}

@@ -83,14 +83,16 @@ func TestLocalTrackEncodesResampledPCM(t *testing.T) {
 	for _, tc := range []struct {
 		rate, channels int
 		freqs          []float64
+		opts           []PCMLocalTrackOption
 	}{
-		{24000, 1, []float64{1000}},
-		{16000, 1, []float64{440}},
-		{22050, 1, []float64{1000}},
-		{48000, 2, []float64{440, 1000}},
-		{8000, 2, []float64{300, 700}},
+		{24000, 1, []float64{1000}, nil},
+		{24000, 1, []float64{1000}, []PCMLocalTrackOption{WithComplexity(5)}},
+		{16000, 1, []float64{440}, nil},
+		{22050, 1, []float64{1000}, nil},
+		{48000, 2, []float64{440, 1000}, nil},
+		{8000, 2, []float64{300, 700}, nil},
 	} {
-		track := newTrack(t, tc.rate, tc.channels)
+		track := newTrack(t, tc.rate, tc.channels, tc.opts...)
 		require.Equal(t, []livekit.AudioTrackFeature{livekit.AudioTrackFeature_TF_NO_DTX}, track.AudioFeatures()[:1])
 		require.Equal(t, tc.channels == 2, len(track.AudioFeatures()) == 2, "stereo is announced")
 		p := newPuller(t, track, 48000)
@@ -244,6 +246,7 @@ func TestLocalTrackRefusesBadArguments(t *testing.T) {
 		{7999, 1, nil}, {48001, 1, nil}, {16000, 3, nil}, {16000, 0, nil},
 		{16000, 1, []PCMLocalTrackOption{WithFrameDuration(25 * time.Millisecond)}},
 		{16000, 1, []PCMLocalTrackOption{WithBitrate(100)}},
+		{16000, 1, []PCMLocalTrackOption{WithComplexity(11)}},
 	} {
 		_, err := NewPCMLocalTrack(tc.rate, tc.channels, logr.Discard(), tc.opts...)
 		require.Error(t, err, "%d Hz, %d channels", tc.rate, tc.channels)

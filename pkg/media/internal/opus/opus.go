@@ -58,6 +58,10 @@ type EncoderOptions struct {
 	PacketLossPercent int
 	// Music chooses the audio application over voice.
 	Music bool
+	// Complexity is the encoder's computational complexity, 1 to 10
+	// (0: the library's default, 10). Lower costs less CPU for a little
+	// quality.
+	Complexity int
 }
 
 // Encoder encodes 48 kHz PCM into Opus packets. It is not safe for
@@ -109,6 +113,12 @@ func NewEncoder(channels int, o EncoderOptions) (*Encoder, error) {
 		if err := set(s.req, s.v); err != nil {
 			enc.Close()
 			return nil, fmt.Errorf("opus: setting the encoder (request %d to %d): %w", s.req, s.v, err)
+		}
+	}
+	if o.Complexity != 0 {
+		if err := set(C.OPUS_SET_COMPLEXITY_REQUEST, o.Complexity); err != nil {
+			enc.Close()
+			return nil, fmt.Errorf("opus: complexity %d: %w", o.Complexity, err)
 		}
 	}
 	return enc, nil
