@@ -46,6 +46,7 @@ func (tr trackStats) String() string {
 
 // rtpStats are the subscriber's inbound-rtp statistics of a track.
 type rtpStats struct {
+	SSRC                  uint32 `json:"ssrc"`
 	Codec                 string `json:"codec"`
 	PacketsReceived       int    `json:"packetsReceived"`
 	PacketsLost           int    `json:"packetsLost"`

@@ -43,6 +43,8 @@ export class NodePeer {
     this.room = null;
     this.tracks = new Map(); // track sid -> per-track report
     this.publishers = []; // stop functions of published sources
+    this.audioTracks = new Map(); // name of a subscribed audio track -> track
+    this.recordings = new Map(); // track name -> recording (see cmd_recordAudio)
   }
 
   async start() {}
@@ -129,6 +131,9 @@ export class NodePeer {
         }
       })().catch((err) => console.error('video stream:', err));
     } else {
+      this.audioTracks.set(report.name, track);
+      const rec = this.recordings.get(report.name);
+      if (rec && !rec.started) this.startRecording(rec, track);
       (async () => {
         for await (const frame of new AudioStream(track, 48000, 1)) {
           report.audioFrames++;
@@ -175,6 +180,7 @@ export class NodePeer {
       if (s.stats.case !== 'inboundRtp') continue;
       const v = s.stats.value;
       inbound.set(v.inbound?.trackIdentifier, {
+        ssrc: num(v.stream?.ssrc),
         codec: codecs.get(v.stream?.codecId) ?? '',
         packetsReceived: num(v.received?.packetsReceived),
         packetsLost: num(v.received?.packetsLost),
@@ -256,6 +262,116 @@ export class NodePeer {
       out.audio = { sid: pub.sid };
     }
     return out;
+  }
+
+  // publishTone publishes an audio track fed with a sine per channel
+  // (frequencies[c] Hz, peak amplitude as a fraction of full scale) at
+  // sampleRate, in 10 ms frames, until stopPublishing or leave.
+  async cmd_publishTone({ name = 'tone', frequencies = [440], amplitude = 0.25, sampleRate = 48000 }) {
+    const room = this.requireRoom();
+    const channels = frequencies.length;
+    if (channels < 1 || channels > 2) throw new Error(`publishTone: ${channels} frequencies: one per channel, 1 or 2`);
+    if (!(amplitude > 0 && amplitude <= 1)) throw new Error(`publishTone: amplitude ${amplitude}: above 0, at most 1`);
+    const peak = Math.round(amplitude * 32767);
+    const source = new AudioSource(sampleRate, channels);
+    const track = LocalAudioTrack.createAudioTrack(name, source);
+    const pub = await room.localParticipant.publishTrack(
+      track,
+      new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE, dtx: false }),
+    );
+    let stopped = false;
+    let sent = 0; // samples per channel handed to the source
+    const loop = (async () => {
+      const samples = sampleRate / 100; // 10 ms
+      while (!stopped) {
+        const frame = AudioFrame.create(sampleRate, channels, samples);
+        for (let i = 0; i < samples; i++) {
+          for (let c = 0; c < channels; c++) {
+            frame.data[i * channels + c] = Math.round(peak * Math.sin((2 * Math.PI * frequencies[c] * (sent + i)) / sampleRate));
+          }
+        }
+        sent += samples;
+        await source.captureFrame(frame); // paces: waits while the queue is full
+      }
+    })().catch((err) => console.error('tone source:', err));
+    this.publishers.push({
+      stop: async () => {
+        stopped = true;
+        await loop;
+      },
+      close: () => source.close(),
+    });
+    return { sid: pub.sid, sampleRate, channels, frequencies, amplitude, peak };
+  }
+
+  // recordAudio records the subscribed audio track named name, from now or
+  // from its subscription, through an AudioStream of its own at sampleRate
+  // with channels; audioRecording returns what it recorded.
+  async cmd_recordAudio({ name, channels = 1, sampleRate = 48000 }) {
+    this.requireRoom();
+    if (this.recordings.has(name)) throw new Error(`recordAudio: ${name} is being recorded already`);
+    const rec = { name, channels, sampleRate, chunks: [], frames: 0, started: false, stream: null, done: null };
+    this.recordings.set(name, rec);
+    const track = this.audioTracks.get(name);
+    if (track) this.startRecording(rec, track);
+    return {};
+  }
+
+  startRecording(rec, track) {
+    rec.started = true;
+    rec.stream = new AudioStream(track, { sampleRate: rec.sampleRate, numChannels: rec.channels, frameSizeMs: 10 });
+    this.emit('recordingStarted', { name: rec.name });
+    rec.done = (async () => {
+      for await (const frame of rec.stream) {
+        if (frame.sampleRate !== rec.sampleRate || frame.channels !== rec.channels) {
+          throw new Error(`recording ${rec.name}: a frame of ${frame.channels} channels at ${frame.sampleRate} Hz`);
+        }
+        // The statistics from the first frame: the stream has none before.
+        if (rec.frames === 0) rec.rtpStart = this.trackRTP(rec.name).catch(() => null);
+        rec.chunks.push(frame.data);
+        rec.frames += frame.samplesPerChannel;
+        if (rec.stopped) break;
+      }
+    })().catch((err) => {
+      rec.error = String(err?.message ?? err);
+    });
+  }
+
+  // trackRTP is the inbound-rtp statistics of the subscribed track named
+  // name, where stats can tell its stream apart (null otherwise).
+  async trackRTP(name) {
+    const { tracks } = await this.cmd_stats();
+    return tracks.find((t) => t.name === name)?.rtp ?? null;
+  }
+
+  // audioRecording stops the recording of name and returns it: pcm is the
+  // interleaved 16-bit samples (little-endian, base64), frames the samples
+  // per channel, rtpStart/rtpEnd the track's inbound-rtp statistics when
+  // it started and now.
+  async cmd_audioRecording({ name }) {
+    const rec = this.recordings.get(name);
+    if (!rec) throw new Error(`audioRecording: ${name} is not being recorded`);
+    if (!rec.started) throw new Error(`audioRecording: ${name} was never subscribed`);
+    const rtpEnd = await this.trackRTP(name);
+    this.recordings.delete(name);
+    rec.stopped = true; // the stream ends at its next frame
+    const chunks = rec.chunks.slice();
+    const frames = rec.frames;
+    if (rec.error) throw new Error(rec.error);
+    const pcm = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+    let off = 0;
+    for (const c of chunks) {
+      pcm.set(c, off);
+      off += c.length;
+    }
+    return {
+      sampleRate: rec.sampleRate,
+      channels: rec.channels,
+      frames,
+      pcm: Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength).toString('base64'),
+      rtpStart: (await rec.rtpStart) ?? null,
+      rtpEnd,
+    };
   }
 
   // stopPublishing stops feeding the published tracks; they stay published.

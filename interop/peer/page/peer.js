@@ -3,6 +3,7 @@
 // forwards the commands of host.mjs to window.peer.handle; events go back
 // through window.__emit.
 import {
+  LocalAudioTrack,
   ParticipantKind,
   Room,
   RoomEvent,
@@ -18,6 +19,49 @@ const kindNames = {
   [ParticipantKind.SIP]: 'sip',
   [ParticipantKind.AGENT]: 'agent',
 };
+
+// The AudioWorklet that records what reaches it: every render quantum, as
+// 16-bit samples (interleaved when stereo), posted in 100 ms pieces and on
+// a "flush" message. A quantum without input is recorded as silence, so
+// the recording keeps the context's time.
+const recorderWorklet = `
+class Recorder extends AudioWorkletProcessor {
+  constructor(options) {
+    super();
+    this.channels = options.processorOptions.channels;
+    this.size = Math.round(sampleRate / 10);
+    this.buf = new Int16Array(this.size * this.channels);
+    this.n = 0;
+    this.stopped = false;
+    this.port.onmessage = (e) => {
+      if (e.data !== 'flush') return;
+      this.post();
+      this.stopped = true;
+      this.port.postMessage({ done: true });
+    };
+  }
+  post() {
+    if (this.n === 0) return;
+    this.port.postMessage({ pcm: this.buf.slice(0, this.n * this.channels) });
+    this.n = 0;
+  }
+  process(inputs) {
+    if (this.stopped) return false;
+    const input = inputs[0] ?? [];
+    const frames = input[0]?.length ?? 128;
+    for (let i = 0; i < frames; i++) {
+      for (let c = 0; c < this.channels; c++) {
+        const ch = input[c] ?? input[0];
+        const v = ch ? ch[i] : 0;
+        this.buf[this.n * this.channels + c] = Math.max(-32768, Math.min(32767, Math.round(v * 32768)));
+      }
+      if (++this.n === this.size) this.post();
+    }
+    return true;
+  }
+}
+registerProcessor('lksdk-recorder', Recorder);
+`;
 
 function emit(name, data) {
   window.__emit(name, data);
@@ -57,6 +101,25 @@ class BrowserPeer {
     this.room = null;
     this.tracks = new Map(); // track sid -> {report, track}
     this.local = [];
+    this.audioTracks = new Map(); // name of a subscribed audio track -> track
+    this.recordings = new Map(); // track name -> recording (see cmd_recordAudio)
+    this.ctx = null;
+  }
+
+  // audioContext is the page's AudioContext at 48 kHz, running, with the
+  // recorder worklet loaded.
+  async audioContext() {
+    if (!this.ctx) {
+      this.ctx = (async () => {
+        const ctx = new AudioContext({ sampleRate: 48000 });
+        const url = URL.createObjectURL(new Blob([recorderWorklet], { type: 'text/javascript' }));
+        await ctx.audioWorklet.addModule(url);
+        URL.revokeObjectURL(url);
+        await ctx.resume();
+        return ctx;
+      })();
+    }
+    return this.ctx;
   }
 
   async handle(cmd, args) {
@@ -135,6 +198,11 @@ class BrowserPeer {
     el.muted = track.kind === Track.Kind.Video;
     el.volume = 0;
     document.body.appendChild(el);
+    if (report.kind === 'audio') {
+      this.audioTracks.set(report.name, track);
+      const rec = this.recordings.get(report.name);
+      if (rec && !rec.started) this.startRecording(rec, track);
+    }
     if (report.kind === 'video' && 'requestVideoFrameCallback' in el) {
       let last = 0;
       const onFrame = (_now, meta) => {
@@ -219,6 +287,152 @@ class BrowserPeer {
       out[isVideo ? 'video' : 'audio'] = { sid: pub.trackSid };
     }
     return out;
+  }
+
+  // publishTone publishes a WebAudio track: an OscillatorNode per channel
+  // (frequencies[c] Hz, peak amplitude as a fraction of full scale) into a
+  // MediaStreamAudioDestinationNode, published with livekit-client without
+  // echo cancellation, noise suppression, automatic gain or DTX.
+  async cmd_publishTone({ name = 'tone', frequencies = [440], amplitude = 0.25 }) {
+    const room = this.requireRoom();
+    const channels = frequencies.length;
+    if (channels < 1 || channels > 2) throw new Error(`publishTone: ${channels} frequencies: one per channel, 1 or 2`);
+    if (!(amplitude > 0 && amplitude <= 1)) throw new Error(`publishTone: amplitude ${amplitude}: above 0, at most 1`);
+    const ctx = await this.audioContext();
+    const dest = ctx.createMediaStreamDestination();
+    dest.channelCount = channels;
+    dest.channelCountMode = 'explicit';
+    dest.channelInterpretation = 'discrete';
+    const merger = ctx.createChannelMerger(channels);
+    const nodes = [];
+    frequencies.forEach((f, c) => {
+      const osc = new OscillatorNode(ctx, { type: 'sine', frequency: f });
+      const gain = new GainNode(ctx, { gain: amplitude });
+      osc.connect(gain).connect(merger, 0, c);
+      osc.start();
+      nodes.push(osc, gain);
+    });
+    merger.connect(dest);
+    const mst = dest.stream.getAudioTracks()[0];
+    const constraints = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
+    let constraintsError = null;
+    try {
+      await mst.applyConstraints(constraints);
+    } catch (e) {
+      constraintsError = String(e?.message ?? e);
+    }
+    const track = new LocalAudioTrack(mst, constraints, true);
+    const pub = await room.localParticipant.publishTrack(track, {
+      name,
+      source: Track.Source.Microphone,
+      dtx: false,
+      forceStereo: channels === 2,
+    });
+    this.local.push(track);
+    this.toneNodes = [...(this.toneNodes ?? []), ...nodes, merger];
+    return {
+      sid: pub.trackSid,
+      sampleRate: ctx.sampleRate,
+      channels,
+      frequencies,
+      amplitude,
+      settings: mst.getSettings(),
+      constraintsError,
+    };
+  }
+
+  // recordAudio records the subscribed audio track named name, from now or
+  // from its subscription: its MediaStreamTrack through an AudioWorklet in
+  // the page's AudioContext (48 kHz), mixed to channels. audioRecording
+  // returns what it recorded.
+  async cmd_recordAudio({ name, channels = 1 }) {
+    this.requireRoom();
+    if (this.recordings.has(name)) throw new Error(`recordAudio: ${name} is being recorded already`);
+    await this.audioContext();
+    const rec = { name, channels, chunks: [], frames: 0, started: false };
+    this.recordings.set(name, rec);
+    const track = this.audioTracks.get(name);
+    if (track) this.startRecording(rec, track);
+    return {};
+  }
+
+  async startRecording(rec, track) {
+    rec.started = true;
+    const ctx = await this.ctx;
+    rec.rtpStart = this.receiverRTP(track);
+    rec.source = ctx.createMediaStreamSource(new MediaStream([track.mediaStreamTrack]));
+    rec.node = new AudioWorkletNode(ctx, 'lksdk-recorder', {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      channelCount: rec.channels,
+      channelCountMode: 'explicit',
+      channelInterpretation: 'speakers',
+      processorOptions: { channels: rec.channels },
+    });
+    rec.flushed = new Promise((resolve) => {
+      rec.node.port.onmessage = (e) => {
+        if (e.data.pcm) {
+          rec.chunks.push(e.data.pcm);
+          rec.frames += e.data.pcm.length / rec.channels;
+        }
+        if (e.data.done) resolve();
+      };
+    });
+    // A silent path to the destination keeps the worklet rendered.
+    rec.sink = new GainNode(ctx, { gain: 0 });
+    rec.source.connect(rec.node).connect(rec.sink).connect(ctx.destination);
+    emit('recordingStarted', { name: rec.name });
+  }
+
+  async receiverRTP(track) {
+    const receiver = track.receiver;
+    if (!receiver) return null;
+    const stats = await receiver.getStats();
+    let rtp = null;
+    stats.forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      rtp = {
+        ssrc: s.ssrc ?? 0,
+        codec: stats.get(s.codecId)?.mimeType ?? '',
+        packetsReceived: s.packetsReceived ?? 0,
+        packetsLost: s.packetsLost ?? 0,
+        totalSamplesReceived: s.totalSamplesReceived ?? 0,
+        concealedSamples: s.concealedSamples ?? 0,
+      };
+    });
+    return rtp;
+  }
+
+  // audioRecording stops the recording of name and returns it: pcm is the
+  // interleaved 16-bit samples (little-endian, base64), frames the samples
+  // per channel, rtpStart/rtpEnd the track's inbound-rtp statistics when
+  // it started and now.
+  async cmd_audioRecording({ name }) {
+    const rec = this.recordings.get(name);
+    if (!rec) throw new Error(`audioRecording: ${name} is not being recorded`);
+    if (!rec.node) throw new Error(`audioRecording: ${name} was never subscribed`);
+    this.recordings.delete(name);
+    const rtpEnd = await this.receiverRTP(this.audioTracks.get(name));
+    rec.node.port.postMessage('flush');
+    await rec.flushed;
+    rec.source.disconnect();
+    rec.node.disconnect();
+    rec.sink.disconnect();
+    const pcm = new Int16Array(rec.chunks.reduce((n, c) => n + c.length, 0));
+    let off = 0;
+    for (const c of rec.chunks) {
+      pcm.set(c, off);
+      off += c.length;
+    }
+    const ctx = await this.ctx;
+    return {
+      sampleRate: ctx.sampleRate,
+      channels: rec.channels,
+      frames: rec.frames,
+      pcm: toBase64(new Uint8Array(pcm.buffer)),
+      rtpStart: await rec.rtpStart,
+      rtpEnd,
+    };
   }
 
   // stopPublishing stops sending media on the published tracks (the
@@ -367,6 +581,8 @@ class BrowserPeer {
   async cmd_leave() {
     for (const t of this.local) t.stop();
     this.local = [];
+    for (const n of this.toneNodes ?? []) n.disconnect();
+    this.toneNodes = [];
     if (this.room) {
       const room = this.room;
       this.room = null;
