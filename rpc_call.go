@@ -220,6 +220,11 @@ func (p *LocalParticipant) PerformRpcWithContext(ctx context.Context, params Per
 				return nil, res.err
 			default:
 			}
+			if x.ctx.Err() != nil {
+				// The room closed, and its closing has not yet resolved
+				// the call: the same answer it would give.
+				return nil, builtinRpcError(RpcSendFailed, "room disconnected", ErrNotConnected)
+			}
 			return nil, ctx.Err()
 		}
 	}
