@@ -49,6 +49,7 @@ type Reader struct {
 	bits       int   // bits per sample in the file
 	float      bool  // IEEE float samples
 	remaining  int64 // bytes of the data chunk left; -1 when unknown
+	dataBytes  int64 // the data chunk's size in the header; -1 when unknown
 	frameBytes int
 	buf        []byte
 	end        error // io.EOF or io.ErrUnexpectedEOF once the audio has ended
@@ -93,6 +94,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 			if size == 0 || size == math.MaxUint32 {
 				w.remaining = -1 // written by a streaming writer: read to the end
 			}
+			w.dataBytes = w.remaining
 			return w, nil
 		default:
 			if _, err := io.CopyN(io.Discard, br, int64(size)+int64(size%2)); err != nil {
@@ -149,10 +151,10 @@ func (w *Reader) BitsPerSample() int { return w.bits }
 // Duration is the length of the audio the header announces, or 0 when it
 // does not say (a streamed file).
 func (w *Reader) Duration() time.Duration {
-	if w.remaining < 0 {
+	if w.dataBytes < 0 {
 		return 0
 	}
-	frames := w.remaining / int64(w.frameBytes)
+	frames := w.dataBytes / int64(w.frameBytes)
 	return time.Duration(frames) * time.Second / time.Duration(w.sampleRate)
 }
 

@@ -117,9 +117,11 @@ func TestRoundTrip(t *testing.T) {
 			if tc.seekable {
 				require.Equal(t, time.Duration(len(samples)/len(tc.freqs))*time.Second/time.Duration(tc.rate), r.Duration())
 			}
+			want := r.Duration()
 			got, err := readAll(t, r, 333)
 			require.ErrorIs(t, err, io.EOF)
 			require.Equal(t, samples, got)
+			require.Equal(t, want, r.Duration(), "the header's length, however much was read")
 			n, err := r.Read(make([]int16, 10))
 			require.Zero(t, n)
 			require.ErrorIs(t, err, io.EOF, "EOF again")
