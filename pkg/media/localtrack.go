@@ -273,18 +273,35 @@ func (t *PCMLocalTrack) WriteSample(pcm []int16) error {
 // WriteSampleContext is WriteSample bounded by ctx: when ctx ends while it
 // waits, what was queued stays queued and the rest is not.
 func (t *PCMLocalTrack) WriteSampleContext(ctx context.Context, pcm []int16) error {
+	return t.write(ctx, pcm, &utterance{})
+}
+
+// utterance ties several writes to one ClearQueue: once the queue is
+// cleared, none of them queues more.
+type utterance struct {
+	gen     uint64 // t.gen when the first write began
+	started bool
+}
+
+// write queues pcm as part of u.
+func (t *PCMLocalTrack) write(ctx context.Context, pcm []int16, u *utterance) error {
 	if len(pcm)%t.channels != 0 {
 		return fmt.Errorf("media: %d samples are no whole number of frames of %d channels", len(pcm), t.channels)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	gen := t.gen
-	for len(pcm) > 0 {
+	if !u.started {
+		u.gen, u.started = t.gen, true
+	}
+	for {
 		if t.closed {
 			return ErrTrackClosed
 		}
-		if t.gen != gen {
+		if t.gen != u.gen {
 			return ErrQueueCleared
+		}
+		if len(pcm) == 0 {
+			return nil
 		}
 		if n := t.fits(len(pcm), t.limit-t.queue.size); n > 0 {
 			t.enqueue(pcm[:n])
@@ -301,7 +318,6 @@ func (t *PCMLocalTrack) WriteSampleContext(ctx context.Context, pcm []int16) err
 		}
 		t.mu.Lock()
 	}
-	return nil
 }
 
 // fits returns how many of n input samples (whole frames) fit in room

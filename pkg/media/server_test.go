@@ -3,6 +3,7 @@ package media
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -344,3 +345,61 @@ func (w onsetWriter) WriteSample(s []int16) error {
 }
 
 func (onsetWriter) Close() error { return nil }
+
+// A WAV file published through a PCM track and recorded by a remote PCM
+// track into a WAV file through a real server: the recording holds the
+// file's tone, at its level, and the header its real length.
+func TestPCMWAVFileThroughTheServer(t *testing.T) {
+	srv := lktest.Start(t)
+	room := lktest.RoomName(t)
+	path := filepath.Join(t.TempDir(), "heard.wav")
+	subscribed := make(chan *PCMRemoteTrack, 1)
+	cb := lksdk.NewRoomCallback()
+	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
+		w, err := CreateWAVFile(path, 16000, 1)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		pt, err := NewPCMRemoteTrack(track, w, WithTargetSampleRate(16000), WithTargetChannels(1))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		subscribed <- pt
+	}
+	listener := joinRoom(t, srv, room, "listener", cb)
+	_, track := publishPCM(t, srv, room, "speaker", 24000, 1)
+	var pt *PCMRemoteTrack
+	select {
+	case pt = <-subscribed:
+	case <-time.After(hangBound):
+		t.Fatal("not subscribed")
+	}
+	t.Cleanup(pt.Close)
+
+	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+	defer cancel()
+	require.NoError(t, track.WriteWAV(ctx, wavFile(t, 22050, 2, toneAt(22050, 22050*2, 1000, 1000)))) // 2 s of stereo at 22.05 kHz
+	require.NoError(t, track.WaitForPlayout(ctx))
+	time.Sleep(300 * time.Millisecond) // the jitter buffer's delay, and some silence after
+	listener.Disconnect()              // the room closes for the listener: the track ends and the file is finished
+	select {
+	case <-pt.Done():
+	case <-time.After(hangBound):
+		t.Fatal("the remote track did not end with the room")
+	}
+
+	rate, channels, dur, pcm := readWAV(t, path)
+	require.Equal(t, 16000, rate)
+	require.Equal(t, 1, channels)
+	require.Equal(t, time.Duration(len(pcm))*time.Second/16000, dur, "the header has the recording's length")
+	start, end, ok := toneSpan(pcm, 1, 16000, sourceLevel)
+	require.True(t, ok, "the tone is in the recording")
+	t.Logf("recorded %v; the tone spans %v", dur, time.Duration(end-start)*time.Second/16000)
+	require.InDelta(t, 2, float64(end-start)/16000, 0.1, "the file's 2 s")
+	settled := pcm[start+3200 : end-3200]
+	freq, _ := dominantFreq(settled, 16000, 1000)
+	require.InDelta(t, 1000, freq, 5)
+	require.InDelta(t, sourceLevel, rmsDB(settled), 2)
+}
