@@ -11,6 +11,12 @@
 //     48 kHz, mono or stereo, through a jitter buffer, concealing lost
 //     packets.
 //   - Mixer sums several PCM streams into one.
+//   - WAV in and out: PCMLocalTrack.WriteWAV queues a WAV file of any rate
+//     and channels; a WAVWriter (NewWAVWriter, CreateWAVFile) is a
+//     PCMRemoteTrackWriter that writes a remote track to a WAV file.
+//
+// examples/voice in the SDK's repository is a voice agent's skeleton built
+// on these: greeting, listening at 16 kHz, repeating, and interruption.
 //
 // The package uses cgo: it needs libopus (1.3 or later) and its headers
 // (Debian and Ubuntu: `apt-get install libopus-dev`; macOS: `brew install
