@@ -8,7 +8,7 @@ SUDO                   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export LIVEKIT_SERVER_BIN
 
-.PHONY: all deps ffprobe redis-server libopus test test-short vet demo bench fmt check-api clean fuzz interop interop-deps
+.PHONY: all deps ffprobe redis-server libopus test test-short vet demo bench fmt check-api clean fuzz interop interop-deps e2ee-kat
 
 all: test
 
@@ -133,7 +133,17 @@ FUZZ_TARGETS += \
 	./pkg/recorder:FuzzDepacketizeOpus \
 	./pkg/media/resample:FuzzResampler \
 	./pkg/media/wav:FuzzReader \
+	./pkg/e2ee:FuzzDecryptFrame \
+	./pkg/e2ee:FuzzEscape \
+	./pkg/e2ee:FuzzClearHeaderLength \
 	./pkg/samplebuilder:FuzzSampleBuilder
+
+# pkg/e2ee/testdata/kat.json: known-answer vectors made by livekit-client's
+# own frame cryptor and key derivation (the version interop/peer pins) on
+# Node.js's WebCrypto, bundled from its sources with esbuild.
+e2ee-kat: interop-deps
+	cd $(PEER_DIR) && node_modules/.bin/esbuild kat/gen.ts --bundle --platform=node --format=esm --log-level=error --outfile=node_modules/.kat-gen.mjs
+	node $(PEER_DIR)/node_modules/.kat-gen.mjs pkg/e2ee/testdata/kat.json
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
