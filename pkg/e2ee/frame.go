@@ -178,16 +178,22 @@ func (e *FrameEncryptor) encrypt(frame, iv []byte) ([]byte, error) {
 	if iv == nil {
 		iv = e.nextIV()
 	}
-	sealed := make([]byte, 0, len(body)+tagSize+IVSize+trailerSize)
+	size := len(body) + tagSize + IVSize + trailerSize
+	if !nalu {
+		// Sealed in place after the header: one allocation.
+		out := make([]byte, len(header), len(header)+size)
+		copy(out, header)
+		out = aead.Seal(out, iv, body, header)
+		out = append(out, iv...)
+		return append(out, IVSize, index), nil
+	}
+	sealed := make([]byte, 0, size)
 	sealed = aead.Seal(sealed, iv, body, header)
 	sealed = append(sealed, iv...)
 	sealed = append(sealed, IVSize, index)
-	out := make([]byte, 0, len(header)+len(sealed)+len(sealed)/64+4)
+	out := make([]byte, 0, len(header)+size+size/64+4)
 	out = append(out, header...)
-	if nalu {
-		return escape(out, sealed), nil
-	}
-	return append(out, sealed...), nil
+	return escape(out, sealed), nil
 }
 
 // DecryptorStats counts what a FrameDecryptor did.
