@@ -25,6 +25,7 @@ const (
 	CodecAV1
 )
 
+// String names the codec.
 func (c Codec) String() string {
 	switch c {
 	case CodecOpus:

@@ -22,6 +22,7 @@ const (
 	HKDF
 )
 
+// String names the KDF.
 func (k KDF) String() string {
 	switch k {
 	case PBKDF2:
