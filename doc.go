@@ -49,8 +49,9 @@
 // RTCP handler, [RemoteTrackPublication.OnRTCP]) it returns once the leave
 // is written to the signal connection, and the room finishes closing when
 // that function returns. Wherever it is called from, the server has been
-// told when Disconnect returns (after at most [LeaveFlushTimeout] for the
-// reliable data published before it), so a program may exit right after
+// told when Disconnect returns (after the reliable data published before it
+// has reached the server, within the bounds [LeaveFlushTimeout] and
+// [LeaveFlushLimit] set), so a program may exit right after
 // it. [Room.Done], [Room.ConnectionState] and [Room.DisconnectReason]
 // always agree.
 //

@@ -312,7 +312,7 @@ func (e *RTCEngine) createTransports(join *livekit.JoinResponse) error {
 		}
 	})
 	reliable.OnClose(func() {
-		watch.onLow() // those waiting for its buffer see it closed
+		watch.onClose() // those waiting for its buffer see it closed
 		if current(&e.reliableDC, reliable) {
 			e.reliableOpen.reset()
 		}

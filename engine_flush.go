@@ -2,6 +2,7 @@ package lksdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -21,14 +22,25 @@ type bufferWatch struct {
 	mu      sync.Mutex
 	levels  map[*uint64]struct{} // the levels waited for, one per waiter
 	crossed chan struct{}        // closed, and replaced, at each crossing
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed when the channel has closed
 }
 
 // newBufferWatch watches dc's send buffer; it takes dc's
 // OnBufferedAmountLow.
 func newBufferWatch(dc *webrtc.DataChannel) *bufferWatch {
-	w := &bufferWatch{dc: dc, levels: map[*uint64]struct{}{}, crossed: make(chan struct{})}
+	w := &bufferWatch{dc: dc, levels: map[*uint64]struct{}{}, crossed: make(chan struct{}), closed: make(chan struct{})}
 	dc.OnBufferedAmountLow(w.onLow)
 	return w
+}
+
+// onClose is called when the channel has closed: those waiting for its
+// buffer see it closed, and so does a leave waiting for the server's side
+// of the closing.
+func (w *bufferWatch) onClose() {
+	w.closeOnce.Do(func() { close(w.closed) })
+	w.onLow()
 }
 
 func (w *bufferWatch) onLow() {
@@ -98,7 +110,12 @@ func (w *bufferWatch) waitBelowHigh(ctx context.Context, stop <-chan struct{}) e
 // waitSent waits until every byte handed to the channel before the call has
 // left the send buffer, whatever is sent after it.
 func (w *bufferWatch) waitSent(ctx context.Context, stop <-chan struct{}) error {
-	target := w.sent.Load()
+	return w.waitSentUpTo(ctx, stop, w.sent.Load())
+}
+
+// waitSentUpTo waits until the first target bytes ever handed to the
+// channel have left the send buffer.
+func (w *bufferWatch) waitSentUpTo(ctx context.Context, stop <-chan struct{}, target uint64) error {
 	return w.wait(ctx, stop, func(buffered uint64) (uint64, bool) {
 		// What has left the buffer is what was sent less what is still in
 		// it; what this waits for has left when the buffer holds no more
@@ -129,16 +146,58 @@ func (e *RTCEngine) waitReliableSent(ctx context.Context) error {
 	return w.waitSent(ctx, e.stop)
 }
 
-// drainReliable waits, at most timeout, for the reliable data published so
-// far to reach the server, so that leaving loses none of it.
-func (e *RTCEngine) drainReliable(timeout time.Duration) {
+// drainReliable waits until the server has handled the reliable data
+// published so far, so that leaving loses none of it. It waits while the
+// server keeps taking the data, giving up after stall with none taken or
+// after limit in all. It closes the reliable channel: it is called only on
+// leaving.
+//
+// That the send buffer is empty says only that the server's SCTP stack has
+// acknowledged every byte; messages it acknowledged but has not yet read are
+// dropped when the leave closes its peer connection. So the channel is then
+// closed, which resets its stream after the last message: the server's
+// reader meets that reset only after it has handled every message sent
+// before it, and answers it by resetting its own side, which closes the
+// channel here.
+func (e *RTCEngine) drainReliable(stall, limit time.Duration) {
 	w := e.reliableWatch()
 	if w == nil || w.dc.ReadyState() != webrtc.DataChannelStateOpen {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := w.waitSent(ctx, e.stop); err != nil {
-		e.logger().Info("leaving before all reliable data was sent", "error", err.Error(), "unsent", w.dc.BufferedAmount())
+	deadline := time.Now().Add(limit)
+	target, left := w.sent.Load(), w.dc.BufferedAmount()
+	for {
+		ctx, cancel := context.WithDeadline(context.Background(), earliest(time.Now().Add(stall), deadline))
+		err := w.waitSentUpTo(ctx, e.stop, target)
+		cancel()
+		if err == nil {
+			break
+		}
+		now := w.dc.BufferedAmount()
+		if !errors.Is(err, context.DeadlineExceeded) || now >= left || !time.Now().Before(deadline) {
+			e.logger().Info("leaving before all reliable data was sent", "error", err.Error(), "unsent", now)
+			return
+		}
+		left = now // the server took some: wait on
 	}
+	if err := w.dc.Close(); err != nil {
+		e.logger().V(1).Info("could not close the reliable data channel", "error", err.Error())
+		return
+	}
+	timer := time.NewTimer(min(stall, time.Until(deadline)))
+	defer timer.Stop()
+	select {
+	case <-w.closed:
+	case <-timer.C:
+		e.logger().Info("leaving before the server confirmed it had read all reliable data")
+	case <-e.stop:
+	}
+}
+
+// earliest returns the earlier of two times.
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

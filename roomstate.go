@@ -107,8 +107,9 @@ func (r *Room) currentState() roomState {
 // during Join it cancels the join.
 //
 // Whoever calls it, the server has been told before it returns: the
-// reliable data published before the call is given up to [LeaveFlushTimeout]
-// to reach the server, then the leave is written to the signal connection.
+// reliable data published before the call is given the time to reach the
+// server that [LeaveFlushTimeout] and [LeaveFlushLimit] bound (none when
+// there is none), then the leave is written to the signal connection.
 // A program may therefore exit right after Disconnect returns. Called from
 // inside anything the SDK calls (a callback, OnWriteComplete, an RTCP
 // handler), it returns once the leave is written, and the room finishes
@@ -230,10 +231,17 @@ func (r *Room) beginClose(reason DisconnectReason, sendLeave bool) {
 	go r.close(reason, sendLeave)
 }
 
-// LeaveFlushTimeout bounds how long leaving a room waits for the reliable
-// data published before [Room.Disconnect] to reach the server before it
-// sends the leave; data still unsent then is lost.
-const LeaveFlushTimeout = time.Second
+// Leaving a room first lets the server take the reliable data published
+// before [Room.Disconnect], then sends the leave. It waits while the server
+// keeps taking that data, for at most LeaveFlushTimeout with none taken (a
+// connection that is gone costs no more than that) and at most
+// LeaveFlushLimit in all (publishing waits once 1 MiB is unsent, so on a
+// working connection the data left is small). Data still unsent then is
+// lost, and the loss is logged.
+const (
+	LeaveFlushTimeout = time.Second
+	LeaveFlushLimit   = 5 * time.Second
+)
 
 // close stops everything the room runs; it is the end of a room that was
 // connected.
@@ -241,7 +249,7 @@ func (r *Room) close(reason DisconnectReason, sendLeave bool) {
 	r.logger().Info("leaving room", "room", r.Name(), "reason", reason.String())
 	r.closeDataExt()
 	if sendLeave {
-		r.engine.drainReliable(LeaveFlushTimeout) // the server closes the connection on leave
+		r.engine.drainReliable(LeaveFlushTimeout, LeaveFlushLimit) // the server closes the connection on leave
 		if err := r.engine.sendLeave(reason); err != nil {
 			r.logger().V(1).Info("could not tell the server of the leave", "error", err.Error())
 		}
