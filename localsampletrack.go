@@ -91,6 +91,11 @@ type LocalSampleTrack struct {
 
 	startOnSubscribe bool
 
+	transformer     FrameTransformer  // WithFrameTransformer; nil: frames go as written
+	isKeyFrame      func([]byte) bool // the codec's keyframe test, when transforming video
+	transformFailed atomic.Int64
+	transformLog    rateLog
+
 	mu           sync.RWMutex
 	bound        bool
 	ssrc         webrtc.SSRC
@@ -165,6 +170,9 @@ func NewLocalSampleTrack(c webrtc.RTPCodecCapability, opts ...LocalSampleTrackOp
 	s.nextTS = uint32(seq[2])<<24 | uint32(seq[3])<<16 | uint32(seq[4])<<8 | uint32(seq[5])
 	for _, o := range opts {
 		o(s)
+	}
+	if s.transformer != nil {
+		s.isKeyFrame = keyFrameCheck(s.codec.MimeType)
 	}
 	if s.layer != nil {
 		if kind != webrtc.RTPCodecTypeVideo {
@@ -413,7 +421,7 @@ func (s *LocalSampleTrack) writeSample(sample media.Sample, opts *SampleWriteOpt
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	ts := s.advance(sample.Duration, mayPause)
-	return s.send(sample.Data, ts, opts)
+	return s.send(sample.Data, ts, opts, false)
 }
 
 // advance returns the timestamp of a sample of duration d and moves the
@@ -449,15 +457,17 @@ func (s *LocalSampleTrack) writeReplay(data []byte) error {
 	if ts-s.lastTS >= s.nextTS-s.lastTS {
 		return nil // no room left before the next frame
 	}
-	return s.send(data, ts, nil)
+	return s.send(data, ts, nil, true)
 }
 
 func (s *LocalSampleTrack) ticks(d time.Duration) uint32 {
 	return uint32((d.Nanoseconds()*int64(s.clockRate) + int64(time.Second)/2) / int64(time.Second))
 }
 
-// send packetizes data with timestamp ts; it runs under writeMu.
-func (s *LocalSampleTrack) send(data []byte, ts uint32, opts *SampleWriteOptions) error {
+// send packetizes data with timestamp ts, transformed first when the track
+// has a FrameTransformer (replay says the frame is a replayed one); it runs
+// under writeMu.
+func (s *LocalSampleTrack) send(data []byte, ts uint32, opts *SampleWriteOptions, replay bool) error {
 	if s.muted.Load() || len(data) == 0 {
 		return nil
 	}
@@ -467,6 +477,12 @@ func (s *LocalSampleTrack) send(data []byte, ts uint32, opts *SampleWriteOptions
 	s.mu.RUnlock()
 	if writer == nil {
 		return nil
+	}
+	if s.transformer != nil {
+		var err error
+		if data, err = s.transform(data, ts, ssrc, replay); err != nil {
+			return err
+		}
 	}
 	h := &s.hdr
 	h.Version, h.PayloadType, h.SSRC, h.Timestamp = 2, pt, uint32(ssrc), ts
@@ -516,11 +532,17 @@ type SampleTrackStats struct {
 	Samples int64 // samples (frames, audio packets) sent
 	Packets int64 // RTP packets sent
 	Bytes   int64 // RTP bytes sent, headers included
+	// TransformFailed counts frames dropped because the track's
+	// FrameTransformer failed on them.
+	TransformFailed int64
 }
 
 // Stats returns what the track has sent so far.
 func (s *LocalSampleTrack) Stats() SampleTrackStats {
-	return SampleTrackStats{Samples: s.samplesSent.Load(), Packets: s.packetsSent.Load(), Bytes: s.bytesSent.Load()}
+	return SampleTrackStats{
+		Samples: s.samplesSent.Load(), Packets: s.packetsSent.Load(), Bytes: s.bytesSent.Load(),
+		TransformFailed: s.transformFailed.Load(),
+	}
 }
 
 // SimulcastTrack is one layer of a simulcast publication.

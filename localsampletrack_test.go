@@ -16,11 +16,12 @@ import (
 
 // capture is a TrackLocalContext whose write stream records packets.
 type capture struct {
-	mu      sync.Mutex
-	headers []rtp.Header
-	count   int
-	keep    bool
-	codecs  []webrtc.RTPCodecParameters
+	mu       sync.Mutex
+	headers  []rtp.Header
+	payloads [][]byte
+	count    int
+	keep     bool
+	codecs   []webrtc.RTPCodecParameters
 }
 
 func (c *capture) CodecParameters() []webrtc.RTPCodecParameters { return c.codecs }
@@ -40,6 +41,7 @@ func (c *capture) WriteRTP(h *rtp.Header, p []byte) (int, error) {
 	c.count++
 	if c.keep {
 		c.headers = append(c.headers, *h)
+		c.payloads = append(c.payloads, append([]byte(nil), p...))
 	}
 	return len(p), nil
 }
