@@ -49,6 +49,13 @@ type TrackPublicationOptions struct {
 	// Stream groups tracks that belong together (such as a camera and its
 	// microphone) under one name.
 	Stream string
+	// Encryption announces that the track's frames are encrypted end to
+	// end (livekit.Encryption_GCM, as pkg/e2ee seals them), so that
+	// subscribers know to decrypt them. It does not encrypt anything: the
+	// track's frames must be sealed, such as by a LocalSampleTrack made
+	// WithFrameTransformer. An encrypted audio track is published without
+	// RED, whose redundant copies a receiver could not decrypt.
+	Encryption livekit.Encryption_Type
 }
 
 // PublishTrack publishes track to the room and returns its publication once
@@ -79,6 +86,8 @@ func (p *LocalParticipant) PublishTrackWithContext(ctx context.Context, track we
 		DisableDtx: opts.DisableDTX,
 		Stereo:     opts.Stereo,
 		Stream:     opts.Stream,
+		Encryption: opts.Encryption,
+		DisableRed: kind == TrackKindAudio && opts.Encryption != livekit.Encryption_NONE,
 	}
 	req.AudioFeatures = audioFeatures(track, opts)
 	for _, f := range req.AudioFeatures {
@@ -227,13 +236,14 @@ func (p *LocalParticipant) PublishSimulcastTrackWithContext(ctx context.Context,
 	sort.Slice(layers, func(i, j int) bool { return layers[i].layer.Quality < layers[j].layer.Quality })
 	top := layers[len(layers)-1].layer
 	req := &livekit.AddTrackRequest{
-		Cid:    layers[0].ID(),
-		Name:   opts.Name,
-		Type:   livekit.TrackType_VIDEO,
-		Source: opts.Source,
-		Width:  top.Width,
-		Height: top.Height,
-		Stream: opts.Stream,
+		Cid:        layers[0].ID(),
+		Name:       opts.Name,
+		Type:       livekit.TrackType_VIDEO,
+		Source:     opts.Source,
+		Width:      top.Width,
+		Height:     top.Height,
+		Stream:     opts.Stream,
+		Encryption: opts.Encryption,
 	}
 	if req.Source == livekit.TrackSource_UNKNOWN {
 		req.Source = livekit.TrackSource_CAMERA

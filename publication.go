@@ -92,6 +92,15 @@ func (p *trackPublicationBase) IsMuted() bool {
 	return p.muted
 }
 
+// Encryption returns how the track's frames are encrypted end to end, as
+// its publisher announced (livekit.Encryption_NONE when they are not):
+// a subscriber decrypts frames only when it is not NONE.
+func (p *trackPublicationBase) Encryption() livekit.Encryption_Type {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.info.GetEncryption()
+}
+
 // TrackInfo returns the server's last description of the track.
 func (p *trackPublicationBase) TrackInfo() *livekit.TrackInfo {
 	p.mu.RLock()
