@@ -23,7 +23,11 @@
 // first two bytes of the first slice NAL unit, after which the encrypted
 // part is escaped against start codes (emulation prevention). A frame
 // ending with the room's server-injected-frame trailer is the server's
-// own cleartext (ErrServerInjectedFrame), not a failure.
+// own cleartext (ErrServerInjectedFrame), not a failure. A FrameEncryptor
+// is the lksdk.FrameTransformer of a sample track (NewTrackEncryptor,
+// lksdk.WithFrameTransformer); publish the track with
+// TrackPublicationOptions.Encryption set to livekit.Encryption_GCM so that
+// subscribers know to decrypt it.
 //
 // Data: EncryptData and DecryptData seal the EncryptedPacket payloads of
 // data packets (AES-128-GCM, 12-byte IV, no additional data).

@@ -1,0 +1,46 @@
+package e2ee
+
+import (
+	"errors"
+
+	lksdk "github.com/livekit/server-sdk-go"
+)
+
+// The frame cryptors plug into the SDK's frame transformer seam.
+var (
+	_ lksdk.FrameTransformer = (*FrameEncryptor)(nil)
+	_ lksdk.FrameTransformer = (*FrameDecryptor)(nil)
+)
+
+// NewTrackEncryptor returns the encryptor of the frames of a track of
+// codec mimeType ("video/VP8", "audio/opus", ...) sent by identity ("" for
+// the shared key only). Give it to the track with
+// lksdk.WithFrameTransformer, and publish the track with
+// TrackPublicationOptions.Encryption set to livekit.Encryption_GCM.
+func NewTrackEncryptor(kp *ExternalKeyProvider, identity, mimeType string) (*FrameEncryptor, error) {
+	codec, err := CodecFromMimeType(mimeType)
+	if err != nil {
+		return nil, err
+	}
+	return NewFrameEncryptor(kp, identity, codec)
+}
+
+// TransformFrame encrypts frame (EncryptFrame): a FrameEncryptor is the
+// lksdk.FrameTransformer of a track whose frames are encrypted end to end.
+// Each frame, a replayed one too, is sealed under an IV of its own. The
+// encryptor's codec must be the track's.
+func (e *FrameEncryptor) TransformFrame(frame []byte, _ lksdk.FrameInfo) ([]byte, error) {
+	return e.EncryptFrame(frame)
+}
+
+// TransformFrame decrypts frame (DecryptFrame), for a receive path that
+// takes an lksdk.FrameTransformer. A frame the server injected in clear is
+// returned as it is to be used, without an error; any other failure is an
+// error, and the frame must be dropped.
+func (d *FrameDecryptor) TransformFrame(frame []byte, _ lksdk.FrameInfo) ([]byte, error) {
+	out, err := d.DecryptFrame(frame)
+	if errors.Is(err, ErrServerInjectedFrame) {
+		return out, nil
+	}
+	return out, err
+}
