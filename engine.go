@@ -111,6 +111,7 @@ type engineOptions struct {
 	reconnectTimeout time.Duration
 	noReconnect      bool        // a lost connection ends the room
 	log              logr.Logger // every line the engine logs; the package's when unset
+	dataCryptor      DataCryptor // WithDataCryptor; nil: data goes in clear
 }
 
 // NewRTCEngine returns an engine that is not connected.

@@ -38,6 +38,10 @@ func (e *RTCEngine) receiveData(dc *webrtc.DataChannel) {
 			return
 		}
 		in.received.Add(1)
+		if !e.decryptData(dp) {
+			done()
+			return
+		}
 		if !e.post(func() { e.handleData(dp, done) }) {
 			done()
 		}

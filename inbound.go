@@ -61,9 +61,9 @@ type inboundData struct {
 	reliable pending
 	space    chan struct{} // closed, and replaced, when reliable data is released
 
-	received, malformed, droppedLossy, reliablePauses atomic.Uint64
+	received, malformed, droppedLossy, reliablePauses, decryptFailed atomic.Uint64
 
-	lossyLog, reliableLog rateLog
+	lossyLog, reliableLog, decryptLog rateLog
 }
 
 // pending is what waits of one kind of data.
@@ -155,6 +155,7 @@ func (d *inboundData) releaser(reliable bool, size int) func() {
 func (d *inboundData) fill(s *RoomStats) {
 	s.DataReceived = d.received.Load()
 	s.DataMalformed = d.malformed.Load()
+	s.DataDecryptFailed = d.decryptFailed.Load()
 	s.DroppedLossy = d.droppedLossy.Load()
 	s.ReliablePauses = d.reliablePauses.Load()
 	d.mu.Lock()

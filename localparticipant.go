@@ -367,13 +367,6 @@ func (p *LocalParticipant) PublishDataPacket(ctx context.Context, data []byte, o
 	return p.publishData(ctx, dp)
 }
 
-func (p *LocalParticipant) publishData(ctx context.Context, dp *livekit.DataPacket) error {
-	if p.engine == nil {
-		return ErrNotConnected
-	}
-	return p.engine.publishData(ctx, dp)
-}
-
 // SetMetadata changes the participant's metadata. The token must allow it
 // (canUpdateOwnMetadata; ConnectToRoom's tokens do).
 func (p *LocalParticipant) SetMetadata(metadata string) error {

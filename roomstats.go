@@ -11,6 +11,10 @@ type RoomStats struct {
 	// DataMalformed is the number of data packets that could not be
 	// decoded, and were dropped.
 	DataMalformed uint64
+	// DataDecryptFailed is the number of encrypted data packets that the
+	// room's DataCryptor (WithDataCryptor) could not decrypt, and were
+	// dropped.
+	DataDecryptFailed uint64
 	// DroppedLossy is the number of lossy data packets dropped because
 	// MaxPendingLossyPackets (or MaxPendingLossyBytes) were waiting for the
 	// room's callbacks.
