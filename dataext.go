@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 )
@@ -68,8 +69,20 @@ func isRPCOrStream(dp *livekit.DataPacket) bool {
 	return false
 }
 
+// SenderLeftGrace is how long what a participant sent before it left may
+// still arrive. The server forwards data on the data channel but announces
+// a departure on the signal connection, and the two are not ordered with
+// each other: the answer to an RPC call, or the last chunks of a stream,
+// can arrive after the news that their sender left. So a call to a
+// participant that left fails with RpcRecipientDisconnected only if its
+// answer has not come SenderLeftGrace after the departure, and a stream
+// from it ends with ErrStreamSenderLeft only once SenderLeftGrace has
+// passed without a chunk of it.
+const SenderLeftGrace = 2 * time.Second
+
 // dataParticipantLeft fails the RPC calls to a participant that left and
-// ends the streams it was sending.
+// ends the streams it was sending, once what it sent before leaving has had
+// SenderLeftGrace to arrive.
 func (r *Room) dataParticipantLeft(identity string) {
 	x := r.ext()
 	x.rpc.recipientLeft(identity)

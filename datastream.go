@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Data streams carry text and files of any length between participants,
@@ -31,7 +32,8 @@ import (
 // A stream ends with io.EOF once its trailer came and everything was read;
 // with ErrStreamIncomplete if it carried less than its header announced,
 // ErrStreamTooLong if more, ErrStreamAborted if its sender gave a reason,
-// ErrStreamSenderLeft if the sender left the room, ErrStreamMalformed if a
+// ErrStreamSenderLeft if the sender left the room (and nothing more of the
+// stream came for SenderLeftGrace after), ErrStreamMalformed if a
 // chunk is missing, and ErrNotConnected when the room closes.
 
 // StreamChunkSize is the largest chunk of a data stream, in bytes, as the
@@ -63,7 +65,8 @@ var (
 	ErrStreamTooLong = errors.New("lksdk: data stream longer than its declared length")
 	// ErrStreamAborted: the sender ended the stream with a reason.
 	ErrStreamAborted = errors.New("lksdk: data stream aborted by its sender")
-	// ErrStreamSenderLeft: the sender left the room before the stream ended.
+	// ErrStreamSenderLeft: the sender left the room before the stream
+	// ended, and no more of it came for SenderLeftGrace.
 	ErrStreamSenderLeft = errors.New("lksdk: data stream's sender left the room")
 	// ErrStreamBufferFull: the reader fell behind by more than the stream
 	// buffer; the rest of the stream was dropped.
@@ -267,6 +270,7 @@ type streamState struct {
 	textHandlers map[string]TextStreamHandler
 	byteHandlers map[string]ByteStreamHandler
 	bufferLimit  int
+	leftGrace    time.Duration // SenderLeftGrace
 	closed       bool
 	stats        streamStats
 }
@@ -276,6 +280,7 @@ func newStreamState() *streamState {
 		open:         map[string]*incomingStream{},
 		textHandlers: map[string]TextStreamHandler{},
 		byteHandlers: map[string]ByteStreamHandler{},
+		leftGrace:    SenderLeftGrace,
 		bufferLimit:  MaxStreamBufferBytes,
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/stretchr/testify/require"
@@ -13,6 +14,7 @@ import (
 func testStreamState(limit int) *streamState {
 	s := newStreamState()
 	s.bufferLimit = limit
+	s.leftGrace = 50 * time.Millisecond
 	s.byteHandlers["t"] = func(*ByteStreamReader, string) {}
 	s.textHandlers["t"] = func(*TextStreamReader, string) {}
 	return s
@@ -126,6 +128,18 @@ func TestStreamReassembly(t *testing.T) {
 		}
 		require.Len(t, s.open, MaxIncomingStreams)
 		require.Equal(t, uint64(5), s.stats.tooMany.Load())
+	})
+	t.Run("what was sent before leaving still arrives", func(t *testing.T) {
+		s := testStreamState(1 << 20)
+		s.leftGrace = time.Hour // only the trailer can end it
+		_, _, st, _ := s.openStream("a", byteHeader("1", u(6)))
+		s.chunk("a", chunk("1", 0, "abc"))
+		s.senderLeft("a")
+		s.chunk("a", chunk("1", 1, "def"))
+		s.trailer("a", &livekit.DataStream_Trailer{StreamId: "1"})
+		got, err := readAllNow(t, st)
+		require.NoError(t, err)
+		require.Equal(t, "abcdef", got)
 	})
 	t.Run("sender leaves, room closes", func(t *testing.T) {
 		s := testStreamState(1 << 20)

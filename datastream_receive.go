@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 )
@@ -33,6 +34,10 @@ type incomingStream struct {
 	wake      chan struct{}
 	progress  func(float64)
 	final     map[string]string // the trailer's attributes
+	// leftTimer, once the sender left, ends the stream when nothing more
+	// of it comes for the grace: each chunk restarts it.
+	leftTimer *time.Timer
+	leftGrace time.Duration
 }
 
 func newIncomingStream(id, sender string, total *uint64, limit int, stats *streamStats) *incomingStream {
@@ -62,6 +67,9 @@ func (s *incomingStream) push(index uint64, content []byte) (ended bool) {
 		return true
 	}
 	s.nextIndex++
+	if s.leftTimer != nil {
+		s.leftTimer.Reset(s.leftGrace)
+	}
 	if len(content) == 0 {
 		return false
 	}
@@ -112,6 +120,9 @@ func (s *incomingStream) endLocked(err error) {
 		return
 	}
 	s.ended, s.err = true, err
+	if s.leftTimer != nil {
+		s.leftTimer.Stop()
+	}
 	s.signal()
 }
 
@@ -427,19 +438,29 @@ func (s *streamState) forget(st *incomingStream) {
 	s.mu.Unlock()
 }
 
-// senderLeft ends the streams from identity with ErrStreamSenderLeft.
+// senderLeft ends the streams from identity with ErrStreamSenderLeft once
+// no chunk of them has come for the grace (SenderLeftGrace): what the
+// sender sent before it left may still be on its way.
 func (s *streamState) senderLeft(identity string) {
 	s.mu.Lock()
 	var gone []*incomingStream
-	for id, st := range s.open {
+	for _, st := range s.open {
 		if st.sender == identity {
 			gone = append(gone, st)
-			delete(s.open, id)
 		}
 	}
+	grace := s.leftGrace
 	s.mu.Unlock()
 	for _, st := range gone {
-		st.fail(ErrStreamSenderLeft)
+		st.mu.Lock()
+		if !st.ended && st.leftTimer == nil {
+			st.leftGrace = grace
+			st.leftTimer = time.AfterFunc(grace, func() {
+				s.forget(st)
+				st.fail(ErrStreamSenderLeft)
+			})
+		}
+		st.mu.Unlock()
 	}
 }
 

@@ -22,6 +22,9 @@ type rpcState struct {
 	running  int // requests being answered
 	dropped  uint64
 	dropLog  rateLog
+	// leftGrace is how long a call to a participant that left may still
+	// get its answer (SenderLeftGrace).
+	leftGrace time.Duration
 }
 
 // MaxConcurrentRpcRequests bounds how many incoming calls a room answers at
@@ -35,6 +38,9 @@ type pendingRPC struct {
 	acked    chan struct{} // closed on the acknowledgement
 	ackOnce  sync.Once
 	result   chan rpcResult // one result, buffered
+	// left fails the call once its recipient left and SenderLeftGrace
+	// passed without the answer; under rpcState.mu.
+	left *time.Timer
 }
 
 type rpcResult struct {
@@ -43,7 +49,7 @@ type rpcResult struct {
 }
 
 func newRPCState() *rpcState {
-	return &rpcState{pending: map[string]*pendingRPC{}, handlers: map[string]RpcHandlerFuncWithContext{}}
+	return &rpcState{pending: map[string]*pendingRPC{}, handlers: map[string]RpcHandlerFuncWithContext{}, leftGrace: SenderLeftGrace}
 }
 
 func (s *rpcState) add(id, identity string) (*pendingRPC, bool) {
@@ -59,6 +65,9 @@ func (s *rpcState) add(id, identity string) (*pendingRPC, bool) {
 
 func (s *rpcState) remove(id string) {
 	s.mu.Lock()
+	if p := s.pending[id]; p != nil && p.left != nil {
+		p.left.Stop()
+	}
 	delete(s.pending, id)
 	s.mu.Unlock()
 }
@@ -99,13 +108,17 @@ func (s *rpcState) respond(res *livekit.RpcResponse) {
 	}
 }
 
-// recipientLeft fails the calls to identity.
+// recipientLeft fails the calls to identity whose answers have not come
+// within the grace (SenderLeftGrace): an answer sent before its sender left
+// may arrive after the news of the departure.
 func (s *rpcState) recipientLeft(identity string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.pending {
-		if p.identity == identity {
-			p.resolve(rpcResult{err: builtinRpcError(RpcRecipientDisconnected, "", nil)})
+		if p.identity == identity && p.left == nil {
+			p.left = time.AfterFunc(s.leftGrace, func() {
+				p.resolve(rpcResult{err: builtinRpcError(RpcRecipientDisconnected, "", nil)})
+			})
 		}
 	}
 }
@@ -116,6 +129,9 @@ func (s *rpcState) closeAll() {
 	defer s.mu.Unlock()
 	s.closed = true
 	for _, p := range s.pending {
+		if p.left != nil {
+			p.left.Stop()
+		}
 		p.resolve(rpcResult{err: builtinRpcError(RpcSendFailed, "room disconnected", ErrNotConnected)})
 	}
 }

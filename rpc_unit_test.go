@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/stretchr/testify/require"
@@ -49,6 +50,7 @@ func TestNewUUID(t *testing.T) {
 
 func TestRPCStateEndsCalls(t *testing.T) {
 	s := newRPCState()
+	s.leftGrace = 50 * time.Millisecond
 	a, _ := s.add("1", "alice")
 	b, _ := s.add("2", "bob")
 	s.ack("1")
@@ -58,6 +60,11 @@ func TestRPCStateEndsCalls(t *testing.T) {
 	require.Equal(t, "ok", (<-a.result).payload, "the first answer wins")
 	s.recipientLeft("bob")
 	require.Equal(t, RpcRecipientDisconnected, (<-b.result).err.Code)
+	// An answer sent before its sender left can come after the news.
+	e, _ := s.add("5", "erin")
+	s.recipientLeft("erin")
+	s.respond(&livekit.RpcResponse{RequestId: "5", Value: &livekit.RpcResponse_Payload{Payload: "sent before leaving"}})
+	require.Equal(t, "sent before leaving", (<-e.result).payload)
 	c, _ := s.add("3", "carol")
 	s.closeAll()
 	require.Equal(t, RpcSendFailed, (<-c.result).err.Code)
