@@ -29,6 +29,19 @@
 // TrackPublicationOptions.Encryption set to livekit.Encryption_GCM so that
 // subscribers know to decrypt it.
 //
+// Receiving: a TrackReader reassembles a subscribed track's frames from RTP
+// and hands them out decrypted (tracks whose publication is not encrypted
+// pass through). A frame that fails is dropped, reported to the
+// WithOnDecryptionError and WithOnEncryptionStateChanged callbacks and,
+// for video, followed by a keyframe request (at most one per
+// DefaultKeyFrameRequestInterval). For receive paths that take an
+// lksdk.FrameTransformer, NewTrackDecryptor makes one decryptor and
+// TrackDecryptors one per subscribed track: pkg/recorder's
+// WithFrameTransformerFunc records a room decrypted with it, and pkg/media's
+// WithFrameTransformer decodes encrypted Opus. The SDK does not expose the
+// server-injected-frame trailer of the join response; WithSifTrailer takes
+// it when it is known.
+//
 // Data: EncryptData and DecryptData seal the EncryptedPacket payloads of
 // data packets (AES-128-GCM, 12-byte IV, no additional data).
 package e2ee

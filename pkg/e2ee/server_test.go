@@ -130,13 +130,13 @@ func (d *decryptedTrack) read(track *webrtc.TrackRemote, depacketizer rtp.Depack
 
 // publishEncryptedFile publishes a file, looped, through an encryptor, as
 // an encrypted track.
-func publishEncryptedFile(t *testing.T, r *lksdk.Room, kp *e2ee.ExternalKeyProvider, file, mime string) *lksdk.LocalSampleTrack {
+func publishEncryptedFile(t *testing.T, r *lksdk.Room, kp *e2ee.ExternalKeyProvider, file, mime string, more ...lksdk.LocalSampleTrackOptions) *lksdk.LocalSampleTrack {
 	t.Helper()
 	enc, err := e2ee.NewTrackEncryptor(kp, r.LocalParticipant.Identity(), mime)
 	require.NoError(t, err)
 	track, err := lksdk.NewLocalFileTrack(filepath.Join("..", "..", "testdata", file),
 		lksdk.ReaderTrackWithLoop(true),
-		lksdk.ReaderTrackWithSampleTrackOptions(lksdk.WithFrameTransformer(enc)))
+		lksdk.ReaderTrackWithSampleTrackOptions(append([]lksdk.LocalSampleTrackOptions{lksdk.WithFrameTransformer(enc)}, more...)...))
 	require.NoError(t, err)
 	_, err = r.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{
 		Name: file, Encryption: livekit.Encryption_GCM,

@@ -3,6 +3,9 @@ package e2ee
 import (
 	"errors"
 
+	"github.com/livekit/protocol/livekit"
+	"github.com/pion/webrtc/v3"
+
 	lksdk "github.com/livekit/server-sdk-go"
 )
 
@@ -43,4 +46,38 @@ func (d *FrameDecryptor) TransformFrame(frame []byte, _ lksdk.FrameInfo) ([]byte
 		return out, nil
 	}
 	return out, err
+}
+
+// NewTrackDecryptor returns the decryptor of the frames of a track of codec
+// mimeType sent by identity; sifTrailer is the room's server-injected-frame
+// trailer (nil if unknown). Give it to a receive path that takes an
+// lksdk.FrameTransformer, such as pkg/recorder's WithFrameTransformer.
+func NewTrackDecryptor(kp *ExternalKeyProvider, identity, mimeType string, sifTrailer []byte) (*FrameDecryptor, error) {
+	codec, err := CodecFromMimeType(mimeType)
+	if err != nil {
+		return nil, err
+	}
+	return NewFrameDecryptor(kp, identity, codec, sifTrailer)
+}
+
+// TrackDecryptors returns a function that gives each subscribed track the
+// decryptor of its frames with kp's keys when its publication is
+// encrypted, and nil (frames as they are) when it is not: it has the type
+// of pkg/recorder's TransformerFunc, so
+//
+//	recorder.NewRoomRecorder(dir, recorder.WithFrameTransformerFunc(e2ee.TrackDecryptors(kp, nil)))
+//
+// records a room's encrypted tracks decrypted.
+func TrackDecryptors(kp *ExternalKeyProvider, sifTrailer []byte) func(*webrtc.TrackRemote, *lksdk.RemoteTrackPublication, *lksdk.RemoteParticipant) (lksdk.FrameTransformer, error) {
+	sif := append([]byte(nil), sifTrailer...)
+	return func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) (lksdk.FrameTransformer, error) {
+		if pub.Encryption() == livekit.Encryption_NONE {
+			return nil, nil
+		}
+		d, err := NewTrackDecryptor(kp, rp.Identity(), track.Codec().MimeType, sif)
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
 }

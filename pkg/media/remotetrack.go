@@ -12,6 +12,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
 
+	lksdk "github.com/livekit/server-sdk-go"
 	"github.com/livekit/server-sdk-go/pkg/media/internal/opus"
 )
 
@@ -34,6 +35,7 @@ type remoteOptions struct {
 	jitter         bool
 	delay, max     time.Duration
 	log            logr.Logger
+	transformer    lksdk.FrameTransformer
 	errs           []error
 }
 
@@ -86,6 +88,18 @@ func WithJitterDelay(delay, max time.Duration) PCMRemoteTrackOption {
 	}
 }
 
+// WithFrameTransformer makes the remote track pass every Opus packet
+// through t before it is decoded: end-to-end decryption (pkg/e2ee's
+// FrameDecryptor, made for the publisher's identity) is one. A packet t
+// fails on (or returns empty) is counted in Stats.TransformFailed and
+// treated as lost: concealed, or recovered from the next packet's FEC.
+// t is called from the track's reading goroutine, one packet at a time,
+// with the packet's timestamp and SSRC. To encrypt what a PCMLocalTrack
+// sends, give it lksdk.WithFrameTransformer with WithSampleTrackOptions.
+func WithFrameTransformer(t lksdk.FrameTransformer) PCMRemoteTrackOption {
+	return func(o *remoteOptions) { o.transformer = t }
+}
+
 // WithRemoteLogger sets where the track logs (nowhere when unset).
 func WithRemoteLogger(l logr.Logger) PCMRemoteTrackOption {
 	return func(o *remoteOptions) { o.log = l }
@@ -118,6 +132,7 @@ type PCMRemoteTrack struct {
 	jitter   bool
 	delay    time.Duration
 	log      logr.Logger
+	tf       lksdk.FrameTransformer
 
 	mu       sync.Mutex
 	jb       *jitterBuffer
@@ -136,15 +151,18 @@ type PCMRemoteTrack struct {
 
 // PCMRemoteTrackStats counts what a remote track received and played.
 type PCMRemoteTrackStats struct {
-	Packets        uint64 // RTP packets received
-	Decoded        uint64 // packets decoded
-	Recovered      uint64 // lost packets recovered from the next one's FEC
-	Concealed      uint64 // frames concealed
-	SilenceFrames  uint64 // frames written as silence (the sender paused)
-	Late           uint64 // packets that came after their time
-	Dropped        uint64 // packets dropped for the jitter buffer's bound
-	Invalid        uint64 // packets that could not be decoded
-	SamplesWritten uint64 // samples (of all channels) written
+	Packets       uint64 // RTP packets received
+	Decoded       uint64 // packets decoded
+	Recovered     uint64 // lost packets recovered from the next one's FEC
+	Concealed     uint64 // frames concealed
+	SilenceFrames uint64 // frames written as silence (the sender paused)
+	Late          uint64 // packets that came after their time
+	Dropped       uint64 // packets dropped for the jitter buffer's bound
+	Invalid       uint64 // packets that could not be decoded
+	// TransformFailed counts packets the WithFrameTransformer transformer
+	// failed on (that did not decrypt): taken as lost.
+	TransformFailed uint64
+	SamplesWritten  uint64 // samples (of all channels) written
 }
 
 // NewPCMRemoteTrack starts decoding track, which must be Opus, into
@@ -177,7 +195,7 @@ func newPCMRemoteTrack(src rtpSource, trackChannels int, writer PCMRemoteTrackWr
 		return nil, err
 	}
 	t := &PCMRemoteTrack{
-		src: src, writer: writer, rate: o.rate, channels: o.channels, jitter: o.jitter, delay: o.delay, log: o.log,
+		src: src, writer: writer, rate: o.rate, channels: o.channels, jitter: o.jitter, delay: o.delay, log: o.log, tf: o.transformer,
 		jb:       newJitterBuffer(max(2, int(o.max/(10*time.Millisecond)))),
 		arrived:  make(chan struct{}, 1),
 		consumed: make(chan struct{}, 1),
@@ -247,6 +265,9 @@ func (t *PCMRemoteTrack) read() {
 		if len(pkt.Payload) == 0 {
 			continue // padding
 		}
+		if t.tf != nil && !t.transform(pkt) {
+			continue // as if lost
+		}
 		samples, err := opus.PacketSamples(pkt.Payload, opus.SampleRate)
 		if !t.jitter && !t.waitRoom() {
 			return
@@ -261,6 +282,27 @@ func (t *PCMRemoteTrack) read() {
 		t.mu.Unlock()
 		t.signal()
 	}
+}
+
+// transform replaces pkt's payload with what the transformer makes of it.
+// It reports false, having counted the packet, when the transformer fails.
+func (t *PCMRemoteTrack) transform(pkt *rtp.Packet) bool {
+	out, err := t.tf.TransformFrame(pkt.Payload, lksdk.FrameInfo{
+		MimeType: webrtc.MimeTypeOpus, Timestamp: pkt.Timestamp, SSRC: pkt.SSRC,
+	})
+	if err == nil && len(out) > 0 {
+		pkt.Payload = out
+		return true
+	}
+	t.mu.Lock()
+	t.stats.Packets++
+	t.stats.TransformFailed++
+	n := t.stats.TransformFailed
+	t.mu.Unlock()
+	if n == 1 || n%1000 == 0 {
+		t.log.V(1).Info("an Opus packet did not transform; taken as lost", "error", fmt.Sprint(err), "count", n)
+	}
+	return false
 }
 
 // waitRoom waits, without a jitter buffer, until the buffer has room:

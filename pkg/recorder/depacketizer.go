@@ -47,6 +47,14 @@ type depacketizer interface {
 	finish(frame []byte, wantSize bool) ([]byte, frameInfo, error)
 }
 
+// frameTransformed is implemented by depacketizers that keep per-frame
+// state about the reassembled bytes: transformed is called, before finish,
+// with the frame a FrameTransformer made of them, and fails when the
+// depacketizer cannot follow the change.
+type frameTransformed interface {
+	transformed(frame []byte) error
+}
+
 // appendChecked appends data to frame unless that would pass maxFrameSize.
 func appendChecked(frame, data []byte) ([]byte, error) {
 	if len(frame)+len(data) > maxFrameSize {

@@ -4,6 +4,9 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/pion/webrtc/v3"
+
+	lksdk "github.com/livekit/server-sdk-go"
 )
 
 // Defaults of the jitter buffer bounds.
@@ -39,6 +42,8 @@ type options struct {
 	maxBytes          int64         // 0: no limit
 	maxDuration       time.Duration // 0: no limit
 	maxFiles          int           // RoomRecorder only
+	transformer       lksdk.FrameTransformer
+	transformerFunc   TransformerFunc // RoomRecorder only
 }
 
 func defaultOptions() options {
@@ -141,4 +146,33 @@ func WithMaxFiles(n int) Option {
 			o.maxFiles = n
 		}
 	}
+}
+
+// WithFrameTransformer makes the recorder pass every reassembled frame
+// (video frame, H.264 access unit, Opus packet) through t before it is
+// written: end-to-end decryption (pkg/e2ee's FrameDecryptor) is one. t
+// sees the frame as the sender's transformer made it, with the track's
+// MIME type and the frame's RTP timestamp; KeyFrame and SSRC are not set.
+// A frame t fails on (or returns empty) is dropped, counted in
+// Stats.TransformFailed and FramesDropped, and never written; for video
+// the recorder then waits for a keyframe and asks for one. t is called
+// from Run's goroutine, one frame at a time. AV1 tracks and VP9 frames of
+// more than one spatial layer cannot be transformed (ErrUnsupportedCodec;
+// the frames are dropped). For a RoomRecorder, use
+// WithFrameTransformerFunc.
+func WithFrameTransformer(t lksdk.FrameTransformer) Option {
+	return func(o *options) { o.transformer = t }
+}
+
+// TransformerFunc returns the FrameTransformer of a subscribed track, or
+// nil to record it as it is (such as a track whose publication is not
+// encrypted). An error makes the track not recorded.
+type TransformerFunc func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication,
+	rp *lksdk.RemoteParticipant) (lksdk.FrameTransformer, error)
+
+// WithFrameTransformerFunc makes a RoomRecorder give each track it records
+// the transformer f returns for it (see WithFrameTransformer). pkg/e2ee's
+// TrackDecryptors is such a function.
+func WithFrameTransformerFunc(f TransformerFunc) Option {
+	return func(o *options) { o.transformerFunc = f }
 }

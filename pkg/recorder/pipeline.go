@@ -8,6 +8,8 @@ import (
 	"io"
 
 	"github.com/go-logr/logr"
+
+	lksdk "github.com/livekit/server-sdk-go"
 )
 
 // keyFrameRequestInterval is the least time between two keyframe requests.
@@ -29,6 +31,11 @@ type pipeline struct {
 	w         frameWriter
 	log       logr.Logger
 	now       func() time.Time
+
+	// Frame transformer (nil: none) and the MIME type it is told.
+	transformer     lksdk.FrameTransformer
+	mime            string
+	transformFailed int
 
 	// Frame in assembly.
 	frame   []byte
@@ -232,7 +239,16 @@ func (p *pipeline) endFrame() {
 		p.drop()
 		return
 	}
-	out, info, err := p.dep.finish(p.frame, !p.started)
+	frame := p.frame
+	if p.transformer != nil {
+		var ok bool
+		if frame, ok = p.transform(frame); !ok {
+			p.transformFailed++
+			p.drop()
+			return
+		}
+	}
+	out, info, err := p.dep.finish(frame, !p.started)
 	if err != nil {
 		p.drop()
 		return
@@ -254,6 +270,28 @@ func (p *pipeline) endFrame() {
 	p.waitKey = false
 	p.lossBetween = false
 	p.write(out, info)
+}
+
+// transform passes a reassembled frame through the transformer and lets the
+// depacketizer follow the change. It reports false when the frame is to be
+// dropped.
+func (p *pipeline) transform(frame []byte) ([]byte, bool) {
+	out, err := p.transformer.TransformFrame(frame, lksdk.FrameInfo{MimeType: p.mime, Timestamp: p.frameTS})
+	if err == nil && len(out) == 0 {
+		err = errMalformed
+	}
+	if err == nil {
+		if ft, ok := p.dep.(frameTransformed); ok {
+			err = ft.transformed(out)
+		}
+	}
+	if err != nil {
+		if l := p.log.V(1); l.Enabled() {
+			l.Info("recorder: frame transform failed; frame dropped", "error", err.Error())
+		}
+		return nil, false
+	}
+	return out, true
 }
 
 // continues reports whether the frame's picture ID directly follows that
@@ -345,6 +383,7 @@ func (p *pipeline) finish() error {
 func (p *pipeline) fillStats(s *Stats) {
 	s.FramesWritten = p.framesOut
 	s.FramesDropped = p.framesDrop
+	s.TransformFailed = p.transformFailed
 	s.Gaps = p.jb.stats.gaps
 	s.KeyFrameRequests = p.keyRequests
 	s.PaddingPackets = p.jb.stats.padding

@@ -107,6 +107,10 @@ type Stats struct {
 	// BytesWritten is how many bytes the recorder has written to the file
 	// (the Ogg page being collected is written when it is full).
 	BytesWritten int64
+	// TransformFailed counts the frames the WithFrameTransformer
+	// transformer failed on (a frame that did not decrypt), dropped and
+	// also counted in FramesDropped.
+	TransformFailed int
 	// Discontinuities counts the gaps in an Opus track's timestamps too
 	// long to fill (see WithMaxGapFill), recorded as jumps of the Ogg
 	// granule position.
@@ -212,6 +216,9 @@ func NewTrackRecorderWriter(src RTPSource, w io.WriteSeeker, opts ...Option) (*T
 			opt(&o)
 		}
 	}
+	if o.transformer != nil && spec.fourcc == "AV01" {
+		return nil, fmt.Errorf("%w: AV1 frames cannot be transformed", ErrUnsupportedCodec)
+	}
 	clockRate := codec.ClockRate
 	if clockRate == 0 || !spec.video {
 		// RFC 7587: Opus always uses a 48 kHz RTP clock.
@@ -254,6 +261,7 @@ func NewTrackRecorderWriter(src RTPSource, w io.WriteSeeker, opts ...Option) (*T
 	r.p = newPipeline(spec.video, clockRate, o.maxPackets, o.maxLatency, dep, fw,
 		o.logger, o.keyFrameRequester != nil)
 	r.p.setLimits(out, o.maxBytes, o.maxDuration)
+	r.p.transformer, r.p.mime = o.transformer, codec.MimeType
 	return r, nil
 }
 

@@ -28,6 +28,7 @@ type RoomRecorder struct {
 	opts     []Option
 	maxFiles int
 	log      logr.Logger
+	tf       TransformerFunc
 
 	mu      sync.Mutex
 	active  map[*TrackRecorder]*RecordedFile
@@ -118,7 +119,7 @@ func NewRoomRecorder(dir string, opts ...Option) (*RoomRecorder, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &RoomRecorder{
-		dir: dir, opts: opts, maxFiles: o.maxFiles, log: o.logger, ctx: ctx, cancel: cancel,
+		dir: dir, opts: opts, maxFiles: o.maxFiles, log: o.logger, tf: o.transformerFunc, ctx: ctx, cancel: cancel,
 		active: map[*TrackRecorder]*RecordedFile{}, names: map[string]int{},
 	}, nil
 }
@@ -168,6 +169,12 @@ func (rr *RoomRecorder) Callback() *lksdk.RoomCallback {
 func (rr *RoomRecorder) TrackSubscribed(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
 	mime := track.Codec().MimeType
 	f := &RecordedFile{Participant: rp.Identity(), TrackSID: pub.SID(), TrackName: pub.Name(), MimeType: mime}
+	// The transformer is made before the lock is taken: rr.tf is user code.
+	var transformer lksdk.FrameTransformer
+	var transformErr error
+	if rr.tf != nil {
+		transformer, transformErr = rr.tf(track, pub, rp)
+	}
 	rr.mu.Lock()
 	if rr.closed {
 		rr.mu.Unlock()
@@ -190,11 +197,18 @@ func (rr *RoomRecorder) TrackSubscribed(track *webrtc.TrackRemote, pub *lksdk.Re
 	}
 	rr.stats.Files++
 	rr.files = append(rr.files, f)
-	file, err := rr.create(trackFileBase(rp.Identity(), pub.Name(), pub.SID()), ext)
+	var file *os.File
+	err = transformErr
+	if err == nil {
+		file, err = rr.create(trackFileBase(rp.Identity(), pub.Name(), pub.SID()), ext)
+	}
 	var rec *TrackRecorder
 	if err == nil {
 		f.Path = file.Name()
 		opts := append(append([]Option(nil), rr.opts...), WithKeyFrameRequester(func() { rp.WritePLI(track.SSRC()) }))
+		if transformer != nil {
+			opts = append(opts, WithFrameTransformer(transformer))
+		}
 		if rec, err = NewTrackRecorderWriter(track, file, opts...); err != nil {
 			file.Close()
 			os.Remove(file.Name())

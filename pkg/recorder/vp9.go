@@ -74,6 +74,22 @@ func (d *vp9Depacketizer) appendPayload(frame, payload []byte, first bool) ([]by
 	return frame, nil
 }
 
+// transformed follows a frame a transformer rewrote (see
+// frameTransformed): the layer sizes were the reassembled frame's, so only
+// a frame of one layer can be followed.
+func (d *vp9Depacketizer) transformed(frame []byte) error {
+	n := d.nLayers
+	if d.inLayer {
+		n++
+	}
+	if n != 1 {
+		return errUnsupportedPkt
+	}
+	d.inLayer, d.nLayers = false, 1
+	d.layers[0] = len(frame)
+	return nil
+}
+
 func (d *vp9Depacketizer) finish(frame []byte, wantSize bool) ([]byte, frameInfo, error) {
 	if d.inLayer {
 		// The last layer frame has no E: take the frame as ending here,
