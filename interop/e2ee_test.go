@@ -1,9 +1,14 @@
 package interop_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +21,7 @@ import (
 	"github.com/pion/webrtc/v3/pkg/media/oggwriter"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	lksdk "github.com/livekit/server-sdk-go"
 	"github.com/livekit/server-sdk-go/internal/ffprobe"
@@ -421,5 +427,171 @@ func TestE2EEMediaPeerToGo(t *testing.T) {
 			assert.EqualValues(t, received, bs.Failed+bs.MissingKey+bs.InvalidKey+bs.ServerInjected,
 				"%s: every frame failed with the wrong key", mime)
 		}
+	})
+}
+
+// eavesdropper is the DataCryptor of a Go participant without the key: it
+// keeps the encrypted packets it is given and opens none (the room then
+// drops them). Whatever reaches its callbacks came in clear.
+type eavesdropper struct {
+	mu   sync.Mutex
+	seen []*livekit.DataPacket
+}
+
+func (e *eavesdropper) EncryptPacket(string, *livekit.DataPacket) (bool, error) { return false, nil }
+
+func (e *eavesdropper) DecryptPacket(_ string, pkt *livekit.DataPacket) error {
+	e.mu.Lock()
+	e.seen = append(e.seen, proto.Clone(pkt).(*livekit.DataPacket))
+	e.mu.Unlock()
+	return errors.New("no key")
+}
+
+func (e *eavesdropper) packets() []*livekit.DataPacket {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*livekit.DataPacket(nil), e.seen...)
+}
+
+// TestE2EEDataBothWays sends user data and a text stream from Go (with the
+// data cryptor) to the peer (joined encrypted) and back: each arrives
+// decrypted. A third, Go participant without the key is sent everything,
+// encrypted: it sees only encrypted packets, and none reaches its callbacks.
+func TestE2EEDataBothWays(t *testing.T) {
+	forEachPeer(t, func(t *testing.T, srv *lkserver.Server, kind string) {
+		room := lktest.RoomName(t)
+		me := "peer-" + kind
+		const topic = "e2ee-notes"
+		type delivery struct{ what, from, text string }
+
+		var mu sync.Mutex
+		var clearToEve []delivery
+		eve := &eavesdropper{}
+		eveCB := lksdk.NewRoomCallback()
+		eveCB.OnDataPacket = func(data []byte, p lksdk.DataReceiveParams) {
+			mu.Lock()
+			clearToEve = append(clearToEve, delivery{"data", p.SenderIdentity, string(data)})
+			mu.Unlock()
+		}
+		eveRoom := joinGo(t, srv, room, participant{identity: "go-eve"}, eveCB, lksdk.WithDataCryptor(eve))
+		require.NoError(t, eveRoom.RegisterTextStreamHandler(topic, func(reader *lksdk.TextStreamReader, from string) {
+			mu.Lock()
+			clearToEve = append(clearToEve, delivery{"text", from, ""})
+			mu.Unlock()
+		}))
+
+		got := make(chan delivery, 16)
+		cryptor, err := e2ee.NewDataCryptor(e2eeKeys(t, e2eePassphrase))
+		require.NoError(t, err)
+		cb := lksdk.NewRoomCallback()
+		cb.OnDataPacket = func(data []byte, p lksdk.DataReceiveParams) {
+			got <- delivery{"data", p.SenderIdentity, string(data)}
+		}
+		r := joinGo(t, srv, room, participant{identity: "go-e2ee"}, cb, lksdk.WithDataCryptor(cryptor))
+		require.NoError(t, r.RegisterTextStreamHandler(topic, func(reader *lksdk.TextStreamReader, from string) {
+			text, err := reader.ReadAllContext(ctxFor(t, 60*time.Second))
+			if err != nil {
+				text = "error: " + err.Error()
+			}
+			got <- delivery{"text", from, text}
+		}))
+
+		peer := startPeer(t, kind)
+		joinPeerEncrypted(t, peer, srv, room, participant{identity: me}, e2eePassphrase)
+		require.NoError(t, peer.Call(ctxFor(t, 10*time.Second), "receiveText", map[string]any{"topic": topic}, nil))
+		eventually(t, 20*time.Second, func() bool {
+			return r.GetParticipantByIdentity(me) != nil && eveRoom.GetParticipantByIdentity(me) != nil
+		}, "the Go participants never saw %s", me)
+
+		// A text of several chunks.
+		long := strings.Repeat("a secret text, several chunks long; ", 1000)
+		goData, fromPeer := "secret data from go", "secret data from the peer"
+		goText, peerText := "from go: "+long, "from the peer: "+long
+
+		t.Run("GoToPeer", func(t *testing.T) {
+			ctx := ctxFor(t, 30*time.Second)
+			require.NoError(t, r.LocalParticipant.PublishDataPacket(ctx, []byte(goData), lksdk.WithDataTopic(topic)))
+			_, err := r.LocalParticipant.SendTextWithContext(ctx, goText, lksdk.StreamTextOptions{Topic: topic})
+			require.NoError(t, err)
+			ev, err := peer.WaitEvent(ctxFor(t, 30*time.Second), "data", nil)
+			require.NoError(t, err, "the peer received no data")
+			var d peerData
+			require.NoError(t, ev.Decode(&d))
+			assert.Equal(t, goData, string(d.Payload))
+			assert.Equal(t, "go-e2ee", d.From)
+			ev, err = peer.WaitEvent(ctxFor(t, 30*time.Second), "textStream", nil)
+			require.NoError(t, err, "the peer received no text stream")
+			var s struct {
+				From   string `json:"from"`
+				Topic  string `json:"topic"`
+				Size   int    `json:"size"`
+				SHA256 string `json:"sha256"`
+			}
+			require.NoError(t, ev.Decode(&s))
+			sum := sha256.Sum256([]byte(goText))
+			assert.Equal(t, hex.EncodeToString(sum[:]), s.SHA256, "the text as the peer received it (%d bytes)", s.Size)
+			assert.Equal(t, "go-e2ee", s.From)
+		})
+
+		t.Run("PeerToGo", func(t *testing.T) {
+			require.NoError(t, peer.Call(ctxFor(t, 10*time.Second), "sendData", map[string]any{
+				"payload": base64.StdEncoding.EncodeToString([]byte(fromPeer)), "topic": topic, "reliable": true,
+			}, nil))
+			require.NoError(t, peer.Call(ctxFor(t, 30*time.Second), "sendText", map[string]any{"text": peerText, "topic": topic}, nil))
+			want := map[delivery]bool{{"data", me, fromPeer}: true, {"text", me, peerText}: true}
+			for len(want) > 0 {
+				d := recv(t, got, 30*time.Second, "the peer's data and text")
+				require.True(t, want[d], "unexpected delivery: %s from %s (%d bytes)", d.what, d.from, len(d.text))
+				delete(want, d)
+			}
+		})
+
+		t.Run("EncryptedOnTheWire", func(t *testing.T) {
+			// Eve was sent both texts (a header, chunks and a trailer each)
+			// and both user packets.
+			withKey := e2eeKeys(t, e2eePassphrase)
+			count := func() (map[string]int, error) {
+				n := map[string]int{}
+				for _, p := range eve.packets() {
+					ep := p.GetEncryptedPacket()
+					if ep == nil {
+						return nil, fmt.Errorf("eve was given a packet in clear: %v", p)
+					}
+					open := proto.Clone(p).(*livekit.DataPacket)
+					if err := e2ee.DecryptPacket(withKey, p.ParticipantIdentity, open); err != nil {
+						return nil, fmt.Errorf("a packet from %s does not open with the key: %w", p.ParticipantIdentity, err)
+					}
+					n[fmt.Sprintf("%s %T", p.ParticipantIdentity, open.Value)]++
+				}
+				return n, nil
+			}
+			var n map[string]int
+			ok := waitFor(30*time.Second, func() bool {
+				n, err = count()
+				if err != nil {
+					return true
+				}
+				for _, from := range []string{"go-e2ee", me} {
+					for _, v := range []string{"*livekit.DataPacket_User", "*livekit.DataPacket_StreamHeader", "*livekit.DataPacket_StreamTrailer"} {
+						if n[from+" "+v] == 0 {
+							return false
+						}
+					}
+				}
+				return true
+			})
+			require.NoError(t, err)
+			t.Logf("encrypted packets eve was sent: %v", n)
+			require.True(t, ok, "eve was not sent every packet encrypted: %v", n)
+			for _, p := range eve.packets() {
+				for _, secret := range []string{"secret", topic} {
+					assert.NotContains(t, string(p.GetEncryptedPacket().GetEncryptedValue()), secret, "plaintext on the wire")
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			assert.Empty(t, clearToEve, "what reached the callbacks of the participant without the key")
+			assert.EqualValues(t, len(eve.packets()), eveRoom.Stats().DataDecryptFailed, "packets eve dropped")
+		})
 	})
 }
