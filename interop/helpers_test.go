@@ -148,13 +148,13 @@ type peerPerson struct {
 	Attributes map[string]string `json:"attributes"`
 }
 
-// joinGo connects a Go participant to room as p, and disconnects it when
-// t ends.
-func joinGo(t *testing.T, srv *lkserver.Server, room string, p participant, cb *lksdk.RoomCallback) *lksdk.Room {
+// joinGo connects a Go participant to room as p, with more options if
+// any, and disconnects it when t ends.
+func joinGo(t *testing.T, srv *lkserver.Server, room string, p participant, cb *lksdk.RoomCallback, more ...lksdk.ConnectOption) *lksdk.Room {
 	t.Helper()
 	opts, err := testclient.Loopback()
 	require.NoError(t, err)
-	r, err := lksdk.ConnectToRoomWithToken(srv.URL, token(t, srv, room, p), cb, opts...)
+	r, err := lksdk.ConnectToRoomWithToken(srv.URL, token(t, srv, room, p), cb, append(opts, more...)...)
 	require.NoError(t, err, "%s joining %s", p.identity, room)
 	t.Cleanup(r.Disconnect)
 	return r

@@ -46,9 +46,15 @@ export class BrowserPeer {
       logLevel: 'warning',
     });
     const js = bundle.outputFiles[0].text;
+    // livekit-client's end-to-end encryption runs in this worker; the page
+    // starts it from here.
+    const worker = fs.readFileSync(
+      path.join(here, 'node_modules', 'livekit-client', 'dist', 'livekit-client.e2ee.worker.mjs'),
+    );
     const html = '<!doctype html><html><head><meta charset="utf-8"><title>interop peer</title></head>' +
-      '<body><script type="module" src="/peer.js"></script></body></html>';
-    this.server = http.createServer((req, res) => this.serve(req, res, html, js));
+      '<body><script>window.__e2eeWorkerURL = "/e2ee-worker.mjs";</script>' +
+      '<script type="module" src="/peer.js"></script></body></html>';
+    this.server = http.createServer((req, res) => this.serve(req, res, html, js, worker));
     await new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(0, '127.0.0.1', resolve);
@@ -73,12 +79,14 @@ export class BrowserPeer {
     await this.page.waitForFunction(() => !!window.peer, null, { timeout: 30000 });
   }
 
-  serve(req, res, html, js) {
+  serve(req, res, html, js, worker) {
     const url = new URL(req.url, this.base);
     if (url.pathname === '/') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(html);
     } else if (url.pathname === '/peer.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
+    } else if (url.pathname === '/e2ee-worker.mjs') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(worker);
     } else if (url.pathname === '/file' && this.files.has(url.searchParams.get('t'))) {
       const file = this.files.get(url.searchParams.get('t'));
       res.writeHead(200, { 'content-type': 'application/octet-stream' });

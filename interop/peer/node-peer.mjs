@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import {
   AudioFrame,
+  EncryptionState,
   AudioSource,
   AudioStream,
   LocalAudioTrack,
@@ -34,6 +35,12 @@ const kindNames = {
 
 const videoCodecs = { vp8: VideoCodec.VP8, h264: VideoCodec.H264, vp9: VideoCodec.VP9, av1: VideoCodec.AV1 };
 
+const encryptionStates = Object.fromEntries(
+  Object.entries(EncryptionState)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [v, k.toLowerCase()]),
+);
+
 const sha256 = (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
 const num = (v) => (v === undefined || v === null ? 0 : Number(v));
 
@@ -45,11 +52,14 @@ export class NodePeer {
     this.publishers = []; // stop functions of published sources
     this.audioTracks = new Map(); // name of a subscribed audio track -> track
     this.recordings = new Map(); // track name -> recording (see cmd_recordAudio)
+    this.e2eeStates = {}; // participant identity -> {state name: times entered}
+    this.onFfiEvent = null;
   }
 
   async start() {}
 
   async close() {
+    if (this.onFfiEvent) globalThis._ffiClientInstance?.off('ffi_event', this.onFfiEvent);
     await this.leave();
     await dispose();
   }
@@ -76,10 +86,18 @@ export class NodePeer {
     };
   }
 
-  async cmd_join({ url, token, autoSubscribe = true }) {
+  // join connects to the room; with e2ee ({passphrase, ratchetWindowSize,
+  // failureTolerance}) media are end-to-end encrypted with the passphrase's
+  // bytes as the shared key, which rtc-node derives a key from with PBKDF2.
+  async cmd_join({ url, token, autoSubscribe = true, e2ee }) {
     const room = new Room();
     this.room = room;
     room
+      .on(RoomEvent.ParticipantEncryptionStatusChanged, (encrypted, p) => {
+        this.countE2EEState(p?.identity ?? '', encrypted ? 'encrypted' : 'unencrypted');
+        this.emit('encryptionStatus', { identity: p?.identity ?? '', encrypted });
+      })
+      .on(RoomEvent.EncryptionError, (err) => this.emit('encryptionError', { message: String(err?.message ?? err) }))
       .on(RoomEvent.ParticipantConnected, (p) => this.emit('participantConnected', this.participantReport(p)))
       .on(RoomEvent.ParticipantDisconnected, (p) => this.emit('participantDisconnected', { identity: p.identity }))
       .on(RoomEvent.ParticipantAttributesChanged, (changed, p) =>
@@ -99,9 +117,66 @@ export class NodePeer {
       .on(RoomEvent.DtmfReceived, (code, digit, p) => this.emit('dtmf', { from: p?.identity ?? '', code, digit }))
       .on(RoomEvent.TrackSubscribed, (track, pub, p) => this.onTrackSubscribed(track, pub, p))
       .on(RoomEvent.Disconnected, (reason) => this.emit('disconnected', { reason: String(reason) }));
-    await room.connect(url, token, { autoSubscribe, dynacast: false });
+    const opts = { autoSubscribe, dynacast: false };
+    if (e2ee) {
+      const keyProviderOptions = { sharedKey: new TextEncoder().encode(e2ee.passphrase) };
+      if (e2ee.ratchetWindowSize !== undefined) keyProviderOptions.ratchetWindowSize = e2ee.ratchetWindowSize;
+      if (e2ee.failureTolerance !== undefined) keyProviderOptions.failureTolerance = e2ee.failureTolerance;
+      opts.encryption = { keyProviderOptions };
+    }
+    await room.connect(url, token, opts);
+    if (e2ee) this.watchE2EEStates();
     const me = room.localParticipant;
     return { identity: me.identity, sid: me.sid ?? '', participants: this.participants() };
+  }
+
+  // watchE2EEStates reports the frame cryptors' state changes, which the
+  // Room passes on only for internal errors: rtc-node's FFI client (the
+  // process-wide one the Room listens to, there once connected) emits them
+  // per participant.
+  watchE2EEStates() {
+    const ffi = globalThis._ffiClientInstance;
+    if (!ffi || this.onFfiEvent) return;
+    this.onFfiEvent = (ev) => {
+      if (ev.message?.case !== 'roomEvent') return;
+      const re = ev.message.value.message;
+      if (re?.case !== 'e2eeStateChanged') return;
+      const identity = re.value.participantIdentity ?? '';
+      const state = encryptionStates[re.value.state] ?? String(re.value.state);
+      this.countE2EEState(identity, state);
+      this.emit('e2eeState', { identity, state });
+    };
+    ffi.on('ffi_event', this.onFfiEvent);
+  }
+
+  countE2EEState(identity, state) {
+    const counts = (this.e2eeStates[identity] ??= {});
+    counts[state] = (counts[state] ?? 0) + 1;
+  }
+
+  requireKeyProvider() {
+    const kp = this.requireRoom().e2eeManager?.keyProvider;
+    if (!kp) throw new Error('not encrypted: join with e2ee');
+    return kp;
+  }
+
+  // e2ee reports the encryption state changes seen per participant.
+  async cmd_e2ee() {
+    const room = this.requireRoom();
+    return { enabled: !!room.e2eeManager?.enabled, states: this.e2eeStates };
+  }
+
+  // ratchetKey ratchets the shared key at index; it returns the new key
+  // material (base64).
+  async cmd_ratchetKey({ index = 0 }) {
+    const key = this.requireKeyProvider().ratchetSharedKey(index);
+    return { key: Buffer.from(key ?? []).toString('base64') };
+  }
+
+  // setKey sets the shared key at index from a passphrase.
+  async cmd_setKey({ passphrase, index = 0 }) {
+    this.requireKeyProvider().setSharedKey(new TextEncoder().encode(passphrase), index);
+    return {};
   }
 
   participants() {

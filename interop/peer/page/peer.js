@@ -3,6 +3,7 @@
 // forwards the commands of host.mjs to window.peer.handle; events go back
 // through window.__emit.
 import {
+  ExternalE2EEKeyProvider,
   LocalAudioTrack,
   ParticipantKind,
   Room,
@@ -148,10 +149,43 @@ class BrowserPeer {
     return [...(this.room?.remoteParticipants.values() ?? [])].map((p) => this.participantReport(p));
   }
 
-  async cmd_join({ url, token, autoSubscribe = true }) {
-    const room = new Room({ adaptiveStream: false, dynacast: false });
+  // join connects to the room; with e2ee ({passphrase, ratchetWindowSize,
+  // failureTolerance}) media and data are end-to-end encrypted with a key
+  // the key provider derives from the passphrase (PBKDF2), in
+  // livekit-client's e2ee worker (served by the host).
+  async cmd_join({ url, token, autoSubscribe = true, e2ee }) {
+    const opts = { adaptiveStream: false, dynacast: false };
+    if (e2ee) {
+      const kpOpts = {};
+      if (e2ee.ratchetWindowSize !== undefined) kpOpts.ratchetWindowSize = e2ee.ratchetWindowSize;
+      if (e2ee.failureTolerance !== undefined) kpOpts.failureTolerance = e2ee.failureTolerance;
+      this.keyProvider = new ExternalE2EEKeyProvider(kpOpts);
+      await this.keyProvider.setKey(e2ee.passphrase);
+      opts.encryption = {
+        keyProvider: this.keyProvider,
+        worker: new Worker(window.__e2eeWorkerURL, { type: 'module' }),
+      };
+    }
+    const room = new Room(opts);
     this.room = room;
+    this.e2eeStates = {};
+    const count = (identity, state) => {
+      const c = (this.e2eeStates[identity] ??= {});
+      c[state] = (c[state] ?? 0) + 1;
+    };
     room
+      .on(RoomEvent.ParticipantEncryptionStatusChanged, (encrypted, p) => {
+        count(p?.identity ?? '', encrypted ? 'encrypted' : 'unencrypted');
+        emit('encryptionStatus', { identity: p?.identity ?? '', encrypted });
+      })
+      .on(RoomEvent.EncryptionError, (err, p) => {
+        count(p?.identity ?? err?.participantIdentity ?? '', 'error');
+        emit('encryptionError', {
+          identity: p?.identity ?? err?.participantIdentity ?? '',
+          message: String(err?.message ?? err),
+          reason: err?.reason ?? null,
+        });
+      })
       .on(RoomEvent.ParticipantConnected, (p) => emit('participantConnected', this.participantReport(p)))
       .on(RoomEvent.ParticipantDisconnected, (p) => emit('participantDisconnected', { identity: p.identity }))
       .on(RoomEvent.ParticipantAttributesChanged, (changed, p) =>
@@ -173,9 +207,31 @@ class BrowserPeer {
       )
       .on(RoomEvent.TrackSubscribed, (track, pub, p) => this.onTrackSubscribed(track, pub, p))
       .on(RoomEvent.Disconnected, (reason) => emit('disconnected', { reason: String(reason) }));
+    if (e2ee) await room.setE2EEEnabled(true);
     await room.connect(url, token, { autoSubscribe });
     const me = room.localParticipant;
     return { identity: me.identity, sid: me.sid ?? '', participants: this.participants() };
+  }
+
+  // e2ee reports the encryption state changes and errors seen per
+  // participant.
+  async cmd_e2ee() {
+    const room = this.requireRoom();
+    return { enabled: !!room.isE2EEEnabled, states: this.e2eeStates ?? {} };
+  }
+
+  // ratchetKey ratchets the shared key at index; the others follow when a
+  // frame does not decrypt with the key they have.
+  async cmd_ratchetKey({ index = 0 }) {
+    if (!this.keyProvider) throw new Error('not encrypted: join with e2ee');
+    this.keyProvider.ratchetKey(undefined, index);
+    return {};
+  }
+
+  async cmd_setKey({ passphrase }) {
+    if (!this.keyProvider) throw new Error('not encrypted: join with e2ee');
+    await this.keyProvider.setKey(passphrase);
+    return {};
   }
 
   onTrackSubscribed(track, pub, p) {
