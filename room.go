@@ -111,6 +111,7 @@ type Room struct {
 	name           string
 	metadata       string
 	serverInfo     *livekit.ServerInfo
+	sifTrailer     []byte                        // the join response's server-injected-frame trailer
 	participants   map[string]*RemoteParticipant // by sid
 	activeSpeakers []Participant
 	pendingTracks  map[string]pendingTrack // by track sid: media that came before its publication
@@ -248,9 +249,21 @@ func (r *Room) joined(join *livekit.JoinResponse) {
 	r.lock.Lock()
 	r.sid, r.name, r.metadata = join.Room.GetSid(), join.Room.GetName(), join.Room.GetMetadata()
 	r.serverInfo = join.ServerInfo
+	r.sifTrailer = join.SifTrailer
 	r.lock.Unlock()
 	r.LocalParticipant.applyInfo(join.Participant)
 	r.applyParticipants(join.OtherParticipants)
+}
+
+// SifTrailer returns the room's server-injected-frame trailer from the
+// join response: the server ends the frames it injects into an encrypted
+// track (in clear) with it, so that decryptors (pkg/e2ee) pass them on
+// instead of counting them as failures. Nil before joining or when the
+// server sends none.
+func (r *Room) SifTrailer() []byte {
+	r.lock.RLock()
+	defer r.lock.RUnlock()
+	return append([]byte(nil), r.sifTrailer...)
 }
 
 // emit queues a callback for the dispatcher, within MaxPendingCallbacks.

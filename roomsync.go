@@ -58,6 +58,7 @@ func (r *Room) rejoined(join *livekit.JoinResponse) {
 	r.pendingTracks = map[string]pendingTrack{}
 	r.sid, r.name, r.metadata = join.Room.GetSid(), join.Room.GetName(), join.Room.GetMetadata()
 	r.serverInfo = join.ServerInfo
+	r.sifTrailer = join.SifTrailer
 	r.lock.Unlock()
 	r.LocalParticipant.applyInfo(join.Participant)
 	present := map[string]bool{}

@@ -38,9 +38,9 @@
 // lksdk.FrameTransformer, NewTrackDecryptor makes one decryptor and
 // TrackDecryptors one per subscribed track: pkg/recorder's
 // WithFrameTransformerFunc records a room decrypted with it, and pkg/media's
-// WithFrameTransformer decodes encrypted Opus. The SDK does not expose the
-// server-injected-frame trailer of the join response; WithSifTrailer takes
-// it when it is known.
+// WithFrameTransformer decodes encrypted Opus. The server-injected-frame
+// trailer of the join response is lksdk.Room.SifTrailer once the room is
+// joined; WithSifTrailer and the sifTrailer parameters take it.
 //
 // Data: EncryptData and DecryptData seal the EncryptedPacket payloads of
 // data packets (AES-128-GCM, 12-byte IV, no additional data).

@@ -84,10 +84,10 @@ type trackReaderOptions struct {
 
 // WithSifTrailer sets the room's server-injected-frame trailer (the join
 // response's sif_trailer): frames ending with it are the server's own, in
-// clear, and are handed out without the trailer instead of failing. The
-// SDK does not expose the join response, so without it such frames (which
-// the server sends rarely, such as blank frames around a mute) count as
-// failures.
+// clear, and are handed out without the trailer instead of failing. A
+// joined room gives it: lksdk.Room.SifTrailer. Without it such frames
+// (which the server sends rarely, such as blank frames around a mute) count
+// as failures.
 func WithSifTrailer(trailer []byte) TrackReaderOption {
 	return func(o *trackReaderOptions) { o.sif = append([]byte(nil), trailer...) }
 }

@@ -50,7 +50,7 @@ func (d *FrameDecryptor) TransformFrame(frame []byte, _ lksdk.FrameInfo) ([]byte
 
 // NewTrackDecryptor returns the decryptor of the frames of a track of codec
 // mimeType sent by identity; sifTrailer is the room's server-injected-frame
-// trailer (nil if unknown). Give it to a receive path that takes an
+// trailer (lksdk.Room.SifTrailer; nil if unknown). Give it to a receive path that takes an
 // lksdk.FrameTransformer, such as pkg/recorder's WithFrameTransformer.
 func NewTrackDecryptor(kp *ExternalKeyProvider, identity, mimeType string, sifTrailer []byte) (*FrameDecryptor, error) {
 	codec, err := CodecFromMimeType(mimeType)
