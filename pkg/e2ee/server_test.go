@@ -188,6 +188,7 @@ func TestE2EEFramesGoToGoThroughTheServer(t *testing.T) {
 	joinRoom(t, srv, room, "subscriber", cb)
 
 	pubRoom := joinRoom(t, srv, room, "bot", lksdk.NewRoomCallback())
+	require.NotEmpty(t, pubRoom.SifTrailer(), "the join response's server-injected-frame trailer")
 	video := publishEncryptedFile(t, pubRoom, right, "vp8.ivf", webrtc.MimeTypeVP8)
 	audio := publishEncryptedFile(t, pubRoom, right, "opus.ogg", webrtc.MimeTypeOpus)
 
