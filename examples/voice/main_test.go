@@ -202,7 +202,11 @@ func TestVoiceBotGreetsRepeatsAndStopsWhenInterrupted(t *testing.T) {
 	subscribed := make(chan *media.PCMRemoteTrack, 1)
 	cb := lksdk.NewRoomCallback()
 	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
-		pt, err := media.NewPCMRemoteTrack(track, h, media.WithTargetSampleRate(sampleRate), media.WithTargetChannels(1))
+		// A deep jitter buffer: this checks what alice hears, not how soon,
+		// and under make test's load a packet held up past the default
+		// 60 ms would be dropped as late and cut the bot's repeat short.
+		pt, err := media.NewPCMRemoteTrack(track, h, media.WithTargetSampleRate(sampleRate), media.WithTargetChannels(1),
+			media.WithJitterDelay(250*time.Millisecond, media.MaxJitterDelay))
 		if err != nil {
 			t.Errorf("NewPCMRemoteTrack: %v", err)
 			return

@@ -42,10 +42,19 @@ type heard struct {
 	out   *collect
 }
 
+// testJitterDelay is the listeners' jitter buffer depth. These tests check
+// what arrives, not how soon: with the default depth (60 ms), packets that
+// a loaded machine (make test runs packages side by side, under -race)
+// holds up longer are dropped as late, and the tone has gaps that have
+// nothing to do with what is tested.
+const testJitterDelay = 250 * time.Millisecond
+
 // listen joins a participant that reads every audio track it is given
-// through a PCMRemoteTrack with opts, and reports each on the channel.
+// through a PCMRemoteTrack with a testJitterDelay deep jitter buffer and
+// opts, and reports each on the channel.
 func listen(t testing.TB, srv *lkserver.Server, room, identity string, opts ...PCMRemoteTrackOption) <-chan heard {
 	t.Helper()
+	opts = append([]PCMRemoteTrackOption{WithJitterDelay(testJitterDelay, MaxJitterDelay)}, opts...)
 	ch := make(chan heard, 128)
 	cb := lksdk.NewRoomCallback()
 	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
