@@ -4,19 +4,23 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
 	"github.com/pion/webrtc/v3"
 
 	lksdk "github.com/livekit/server-sdk-go"
+	"github.com/livekit/server-sdk-go/pkg/e2ee"
 )
 
 // fleet is every bot of a run and what they counted.
 type fleet struct {
 	cfg     config
 	connect latencies
+	keys    *e2ee.ExternalKeyProvider // -e2ee: the publishers' key; nil: clear
 
 	mu      sync.Mutex
 	rooms   []*lksdk.Room
@@ -99,13 +103,23 @@ func (f *fleet) startPublisher(ctx context.Context, i int) {
 		if file == "" {
 			continue
 		}
-		track, err := lksdk.NewLocalFileTrack(file, lksdk.ReaderTrackWithLoop(true))
+		opts := []lksdk.ReaderSampleProviderOption{lksdk.ReaderTrackWithLoop(true)}
+		pubOpts := &lksdk.TrackPublicationOptions{Name: filepath.Base(file)}
+		if f.keys != nil {
+			enc, err := e2ee.NewTrackEncryptor(f.keys, identity, mimeOfFile(file))
+			if err != nil {
+				f.fail(fmt.Errorf("%s: %s: %w", identity, file, err))
+				return
+			}
+			opts = append(opts, lksdk.ReaderTrackWithSampleTrackOptions(lksdk.WithFrameTransformer(enc)))
+			pubOpts.Encryption = livekit.Encryption_GCM
+		}
+		track, err := lksdk.NewLocalFileTrack(file, opts...)
 		if err != nil {
 			f.fail(fmt.Errorf("%s: %s: %w", identity, file, err))
 			return
 		}
-		if _, err := room.LocalParticipant.PublishTrackWithContext(ctx, track,
-			&lksdk.TrackPublicationOptions{Name: filepath.Base(file)}); err != nil {
+		if _, err := room.LocalParticipant.PublishTrackWithContext(ctx, track, pubOpts); err != nil {
 			f.fail(fmt.Errorf("%s: publishing %s: %w", identity, file, err))
 			return
 		}
@@ -225,4 +239,15 @@ func (f *fleet) waitSubscribed(ctx context.Context, timeout time.Duration) error
 	case <-timer.C:
 		return fmt.Errorf("%d of %d tracks subscribed after %v", f.subscribed.Load(), f.expectedSubscriptions(), timeout)
 	}
+}
+
+// mimeOfFile is the codec of a media file the bots publish, by its name.
+func mimeOfFile(file string) string {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".ogg":
+		return webrtc.MimeTypeOpus
+	case ".h264", ".264":
+		return webrtc.MimeTypeH264
+	}
+	return webrtc.MimeTypeVP8
 }

@@ -162,3 +162,26 @@ func TestSummarize(t *testing.T) {
 	require.Equal(t, 100, total)
 	require.Equal(t, 2, s.Histogram[0], "10 and 20 ms are under 25 ms")
 }
+
+// With -e2ee the publishers' frames are sealed on the way out (a frame the
+// encryptor failed on would be dropped), and they still reach subscribers.
+func TestLoadRunEncrypted(t *testing.T) {
+	srv := lktest.Start(t)
+	opts, err := testclient.Loopback()
+	require.NoError(t, err)
+	cfg := config{
+		url: srv.URL, key: srv.APIKey, secret: srv.APISecret,
+		publishers: 1, subscribers: 1, rooms: 1,
+		duration: 2 * time.Second, connectTimeout: 30 * time.Second,
+		video:      filepath.Join("..", "..", "testdata", "vp8.ivf"),
+		audio:      filepath.Join("..", "..", "testdata", "opus.ogg"),
+		roomPrefix: lktest.RoomName(t), connectOpts: opts, e2ee: "load passphrase",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := run(ctx, cfg)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, res.TracksPublished)
+	require.Positive(t, res.Video.Frames, "encrypted video reached the subscriber")
+	require.Positive(t, res.Audio.Packets, "encrypted audio reached the subscriber")
+}

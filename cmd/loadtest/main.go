@@ -42,6 +42,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go"
 	"github.com/livekit/server-sdk-go/internal/lkserver"
 	"github.com/livekit/server-sdk-go/internal/testclient"
+	"github.com/livekit/server-sdk-go/pkg/e2ee"
 )
 
 // config is one run's settings.
@@ -67,6 +68,9 @@ type config struct {
 	// loopback keeps the bots' media on loopback with -url too, as it is
 	// without (for a server on this machine).
 	loopback bool
+	// e2ee, when set, is the passphrase the publishers encrypt their
+	// frames with (pkg/e2ee), publishing them as GCM-encrypted tracks.
+	e2ee string
 }
 
 func main() {
@@ -86,6 +90,7 @@ func main() {
 	flag.IntVar(&cfg.joins, "joins", 0, "measure this many joins instead: each bot joins a room of its own, connects its publisher by sending one data packet, and the report gives each phase's distribution")
 	flag.IntVar(&cfg.joinParallel, "join-parallel", 1, "with -joins: how many bots join at once (1: one after another, each leaving before the next joins)")
 	flag.BoolVar(&cfg.loopback, "loopback", false, "with -url: gather only loopback candidates and use no ICE servers, as against the local server")
+	flag.StringVar(&cfg.e2ee, "e2ee", "", "encrypt the publishers' frames end to end with this passphrase (pkg/e2ee), to set their cost beside unencrypted ones")
 	floor := flag.Bool("floor", false, "measure the floor instead: the same media from bare pion peer connections (pion's defaults) to a sink process")
 	asJSON := flag.Bool("json", false, "print the result as one JSON object")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the steady-state window to this file")
@@ -159,6 +164,18 @@ func run(ctx context.Context, cfg config) (*result, error) {
 		return nil, errors.New("need at least one room and one bot")
 	}
 	f := &fleet{cfg: cfg, allSubscribed: make(chan struct{})}
+	if cfg.e2ee != "" {
+		// One key provider for the fleet: the key is derived once, as a
+		// process of bots sharing a room's passphrase would.
+		kp, err := e2ee.NewExternalKeyProvider()
+		if err == nil {
+			err = kp.SetKeyFromPassphrase(cfg.e2ee, 0)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("e2ee: %w", err)
+		}
+		f.keys = kp
+	}
 	if f.expectedSubscriptions() == 0 {
 		close(f.allSubscribed)
 	}
