@@ -161,6 +161,11 @@ func TestTrackReaderThroughTheServer(t *testing.T) {
 	waitFor(t, "keyframe requests from the reader with the wrong key to reach the publisher", func() bool {
 		return plis.Load() >= before+2 && video.reader.Stats().KeyFrameRequests >= 3
 	})
+	// And audio that does not decrypt, which may start later than video.
+	waitFor(t, "audio that does not decrypt at the reader with the wrong key", func() bool {
+		_, _, _, errs := bad[webrtc.MimeTypeOpus].counts()
+		return errs > 0
+	})
 	for mime, rt := range bad {
 		frames, _, _, errs := rt.counts()
 		st := rt.reader.Stats()
