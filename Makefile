@@ -136,6 +136,7 @@ FUZZ_TARGETS += \
 	./pkg/e2ee:FuzzDecryptFrame \
 	./pkg/e2ee:FuzzEscape \
 	./pkg/e2ee:FuzzClearHeaderLength \
+	./pkg/e2ee:FuzzParseSliceFields \
 	./pkg/samplebuilder:FuzzSampleBuilder
 
 # pkg/e2ee/testdata/kat.json: known-answer vectors made by livekit-client's

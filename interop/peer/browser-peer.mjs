@@ -29,6 +29,11 @@ const chromiumArgs = [
 ];
 
 const verbose = !!process.env.LKSDK_INTEROP_VERBOSE;
+// Chromium's own log (WebRTC's receive path, for one) for the modules
+// named; Playwright passes it on with DEBUG=pw:browser.
+if (process.env.LKSDK_INTEROP_CHROME_VMODULE) {
+  chromiumArgs.push('--enable-logging=stderr', '--v=0', `--vmodule=${process.env.LKSDK_INTEROP_CHROME_VMODULE}`);
+}
 
 export class BrowserPeer {
   constructor(emit) {

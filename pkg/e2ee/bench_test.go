@@ -57,5 +57,8 @@ func benchFrames() []benchFrame {
 		{"opus-100B", CodecOpus, append([]byte{0xfc}, body(100)...)},
 		{"vp8-4kB", CodecVP8, append([]byte{0x31, 0, 0}, body(4096)...)},
 		{"h264-4kB", CodecH264, append([]byte{0, 0, 0, 1, 0x41, 0x9a}, body(4096)...)},
+		// An x264 IDR slice, whose parameter set id lies past the clear
+		// header: IVs are tried until it reads as in the clear frame.
+		{"h264-idr-4kB", CodecH264, append([]byte{0, 0, 0, 1, 0x65, 0x88, 0x84}, body(4096)...)},
 	}
 }

@@ -21,8 +21,11 @@
 // bytes of a VP8 keyframe or 3 of a delta frame, nothing for VP9 and AV1,
 // and for H.264 and H.265 (Annex-B) everything up to and including the
 // first two bytes of the first slice NAL unit, after which the encrypted
-// part is escaped against start codes (emulation prevention). A frame
-// ending with the room's server-injected-frame trailer is the server's
+// part is escaped against start codes (emulation prevention). An RTP
+// receiver reads a slice's parameter set id before decrypting, and that id
+// can lie past the clear bytes; the encryptor picks each H.264 and H.265
+// frame's IV so that it reads as in the clear frame (browsers drop
+// keyframes naming a parameter set they do not have). A frame ending with the room's server-injected-frame trailer is the server's
 // own cleartext (ErrServerInjectedFrame), not a failure. A FrameEncryptor
 // is the lksdk.FrameTransformer of a sample track (NewTrackEncryptor,
 // lksdk.WithFrameTransformer); publish the track with

@@ -2,6 +2,7 @@ package e2ee
 
 import (
 	"bytes"
+	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
@@ -159,42 +160,99 @@ func (e *FrameEncryptor) EncryptFrame(frame []byte) ([]byte, error) {
 
 // encrypt encrypts frame with iv, or the next IV when nil.
 func (e *FrameEncryptor) encrypt(frame, iv []byte) ([]byte, error) {
-	index, aead, err := e.kp.encryptionKey(e.identity)
+	index, ks, err := e.kp.encryptionKeySet(e.identity)
 	if err != nil {
 		return nil, err
 	}
-	var header, body []byte
-	nalu := e.codec == CodecH264 || e.codec == CodecH265
-	if nalu {
-		if header, body, err = canonicalHeader(frame, e.codec); err != nil {
-			return nil, err
-		}
-	} else {
-		n, err := ClearHeaderLength(e.codec, frame)
+	if e.codec == CodecH264 || e.codec == CodecH265 {
+		header, body, err := canonicalHeader(frame, e.codec)
 		if err != nil {
 			return nil, err
 		}
-		header, body = frame[:n], frame[n:]
+		if iv != nil {
+			return sealNALU(ks.aead, index, header, body, iv), nil
+		}
+		return e.sealSlice(ks, index, header, body), nil
 	}
+	n, err := ClearHeaderLength(e.codec, frame)
+	if err != nil {
+		return nil, err
+	}
+	header, body := frame[:n], frame[n:]
 	if iv == nil {
 		iv = e.nextIV()
 	}
+	// Sealed in place after the header: one allocation.
+	out := make([]byte, len(header), len(header)+len(body)+tagSize+IVSize+trailerSize)
+	copy(out, header)
+	out = ks.aead.Seal(out, iv, body, header)
+	out = append(out, iv...)
+	return append(out, IVSize, index), nil
+}
+
+// sealNALU encrypts an Annex-B frame's body after its clear header with
+// iv, and escapes what it sealed (ciphertext, IV and trailer) so that it
+// holds no start code.
+func sealNALU(aead cipher.AEAD, index uint8, header, body, iv []byte) []byte {
 	size := len(body) + tagSize + IVSize + trailerSize
-	if !nalu {
-		// Sealed in place after the header: one allocation.
-		out := make([]byte, len(header), len(header)+size)
-		copy(out, header)
-		out = aead.Seal(out, iv, body, header)
-		out = append(out, iv...)
-		return append(out, IVSize, index), nil
-	}
 	sealed := make([]byte, 0, size)
 	sealed = aead.Seal(sealed, iv, body, header)
 	sealed = append(sealed, iv...)
 	sealed = append(sealed, IVSize, index)
 	out := make([]byte, 0, len(header)+size+size/64+4)
 	out = append(out, header...)
-	return escape(out, sealed), nil
+	return escape(out, sealed)
+}
+
+// maxIVTries bounds the IVs sealSlice tries.
+const maxIVTries = 1024
+
+// sealSlice encrypts an Annex-B frame with an IV under which the slice
+// fields a receiver reads before decrypting (sliceFields) come out as in
+// the clear frame. The clear header of LiveKit's frame format ends inside
+// the slice header, so part of these fields is ciphertext: with a random
+// one, Chromium finds no parameter set of the id it reads in about half of
+// the encrypted H.264 keyframes, drops them and asks for another. AES-GCM
+// is a counter mode, so the first ciphertext bytes under an IV are the
+// clear ones XOR one AES block: each IV is tried at the cost of one block,
+// and the frame sealed once. Nothing changes for the receiver: the IV
+// travels in the trailer.
+func (e *FrameEncryptor) sealSlice(ks *keySet, index uint8, header, body []byte) []byte {
+	clear := header[len(header)-2:] // the first two bytes of the slice
+	var plain [2 + sliceFieldWindow]byte
+	want, bits, check := parseSliceFieldsLen(e.codec, append(append(plain[:0], clear...), body[:min(len(body), sliceFieldWindow)]...))
+	if e.codec == CodecH264 && bits <= 8 {
+		check = false // the fields end in the clear byte (P slices, mostly)
+	}
+	var scratch *[2][aes.BlockSize]byte // counter block, keystream
+	if check && len(body) >= aes.BlockSize {
+		scratch = new([2][aes.BlockSize]byte)
+	}
+	var view [2 + 2*aes.BlockSize]byte
+	for try := 1; ; try++ {
+		iv := e.nextIV()
+		last := !check || try >= maxIVTries
+		if !last && scratch != nil {
+			// The first block of the ciphertext under iv, escaped as sent.
+			ctr, stream := scratch[0][:], scratch[1][:]
+			copy(ctr, iv)
+			binary.BigEndian.PutUint32(ctr[IVSize:], 2) // GCM's first counter block for data
+			ks.block.Encrypt(stream, ctr)
+			for i := range stream {
+				stream[i] ^= body[i]
+			}
+			if f, ok := parseSliceFields(e.codec, escape(append(view[:0], clear...), stream)); ok && f != want {
+				continue
+			}
+		}
+		out := sealNALU(ks.aead, index, header, body, iv)
+		if last {
+			return out
+		}
+		if f, ok := parseSliceFields(e.codec, out[len(header)-2:]); ok && f == want {
+			return out
+		}
+	}
 }
 
 // DecryptorStats counts what a FrameDecryptor did.

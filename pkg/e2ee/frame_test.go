@@ -292,6 +292,42 @@ func TestOptionsAndInputsAreChecked(t *testing.T) {
 	}
 }
 
+// escapeByByte is escape written byte by byte, as the rule reads.
+func escapeByByte(b []byte) []byte {
+	var dst []byte
+	zeros := 0
+	for _, c := range b {
+		if c <= 3 && zeros >= 2 {
+			dst = append(dst, 3)
+			zeros = 0
+		}
+		dst = append(dst, c)
+		if c == 0 {
+			zeros++
+		} else {
+			zeros = 0
+		}
+	}
+	return dst
+}
+
+func TestEscapeMatchesTheRule(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for range 5000 {
+		b := make([]byte, rnd.IntN(40))
+		for i := range b {
+			if rnd.IntN(3) > 0 {
+				b[i] = byte(rnd.IntN(5)) // mostly 00 to 04
+			} else {
+				b[i] = byte(rnd.UintN(256))
+			}
+		}
+		if got, want := escape(nil, b), escapeByByte(b); !bytes.Equal(got, want) {
+			t.Fatalf("escape(%x) = %x, want %x", b, got, want)
+		}
+	}
+}
+
 func TestEscapingRoundTrips(t *testing.T) {
 	for _, b := range [][]byte{
 		{0, 0, 0}, {0, 0, 1}, {0, 0, 2}, {0, 0, 3}, {0, 0, 4}, {0, 0, 0, 0, 0, 1},

@@ -47,6 +47,26 @@ func FuzzEscape(f *testing.F) {
 		if u := unescape(nil, e); !bytes.Equal(u, b) {
 			t.Fatalf("unescape(escape(%x)) = %x", b, u)
 		}
+		if r := escapeByByte(b); !bytes.Equal(e, r) {
+			t.Fatalf("escape(%x) = %x, byte by byte %x", b, e, r)
+		}
+	})
+}
+
+// FuzzParseSliceFields reads the slice fields of arbitrary NAL units: no
+// panic, and no more bits read than the window holds.
+func FuzzParseSliceFields(f *testing.F) {
+	f.Add([]byte{0x65, 0x88, 0x84}, false)
+	f.Add([]byte{0x26, 0x01, 0xa0}, true)
+	f.Add([]byte{0x41, 0x00, 0x00, 0x03, 0x00}, false)
+	f.Fuzz(func(t *testing.T, nal []byte, h265 bool) {
+		codec := CodecH264
+		if h265 {
+			codec = CodecH265
+		}
+		if _, bits, ok := parseSliceFieldsLen(codec, nal); ok && bits > 8*sliceFieldWindow {
+			t.Fatalf("%x: %d bits read", nal, bits)
+		}
 	})
 }
 

@@ -223,11 +223,20 @@ func (p *ExternalKeyProvider) HasKey(identity string) bool {
 
 // encryptionKey is the key identity encrypts with, and its index.
 func (p *ExternalKeyProvider) encryptionKey(identity string) (uint8, cipher.AEAD, error) {
+	i, ks, err := p.encryptionKeySet(identity)
+	if err != nil {
+		return 0, nil, err
+	}
+	return i, ks.aead, nil
+}
+
+// encryptionKeySet is the key set identity encrypts with, and its index.
+func (p *ExternalKeyProvider) encryptionKeySet(identity string) (uint8, *keySet, error) {
 	i, ks := p.ring(identity, false).currentKey()
 	if ks == nil {
 		return 0, nil, ErrMissingKey
 	}
-	return uint8(i), ks.aead, nil
+	return uint8(i), ks, nil
 }
 
 // decrypt opens data sent by identity with the key at index: open is

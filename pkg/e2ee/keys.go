@@ -87,6 +87,7 @@ type keySet struct {
 	material []byte
 	key      []byte
 	aead     cipher.AEAD
+	block    cipher.Block // the AES cipher under aead, to predict its keystream
 }
 
 func newKeySet(kdf KDF, material, salt []byte) (*keySet, error) {
@@ -106,7 +107,7 @@ func newKeySetFromKey(kdf KDF, material, key []byte) (*keySet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &keySet{kdf: kdf, material: material, key: key, aead: aead}, nil
+	return &keySet{kdf: kdf, material: material, key: key, aead: aead, block: block}, nil
 }
 
 // ratchet returns the key set that follows ks.

@@ -131,23 +131,26 @@ func canonicalHeader(b []byte, codec Codec) (header, rest []byte, err error) {
 }
 
 // escape inserts emulation prevention bytes: 03 before any byte of 00 to
-// 03 that follows two zero bytes, so that b holds no start code.
+// 03 that follows two zero bytes, so that b holds no start code. It copies
+// the runs between zero pairs whole.
 func escape(dst, b []byte) []byte {
-	zeros := 0
-	for _, c := range b {
-		if c <= 3 && zeros >= 2 {
-			dst = append(dst, 3)
-			zeros = 0
+	for {
+		i := bytes.Index(b, zeroPair)
+		if i < 0 || i+2 >= len(b) {
+			return append(dst, b...)
 		}
-		dst = append(dst, c)
-		if c == 0 {
-			zeros++
-		} else {
-			zeros = 0
+		if b[i+2] <= 3 {
+			// 00 00 03, and the byte that followed starts afresh.
+			dst = append(append(dst, b[:i+2]...), 3)
+			b = b[i+2:]
+			continue
 		}
+		dst = append(dst, b[:i+3]...) // the pair and the byte (over 3) that ends it
+		b = b[i+3:]
 	}
-	return dst
 }
+
+var zeroPair = []byte{0, 0}
 
 // unescape removes the emulation prevention bytes escape inserted: the 03
 // of each 00 00 03.
@@ -162,4 +165,85 @@ func unescape(dst, b []byte) []byte {
 		i++
 	}
 	return dst
+}
+
+// sliceFields are the values an RTP receiver reads from the start of a
+// slice, before the frame reaches any decryptor, to check that it has the
+// slice's parameter sets (Chromium asks for a keyframe and drops the
+// frame when it has not): for H.264 first_mb_in_slice, slice_type and
+// pic_parameter_set_id; for H.265 first_slice_segment_in_pic_flag,
+// no_output_of_prior_pics_flag (IRAP pictures only) and
+// slice_pic_parameter_set_id. The clear header keeps only the first byte
+// of an H.264 slice and none of an H.265 one, so in an encrypted frame
+// some of these bits are ciphertext.
+type sliceFields [3]uint32
+
+// sliceFieldWindow bounds the escaped bytes after the NAL header that the
+// fields are read from: three exp-Golomb codes of at most 63 bits each.
+const sliceFieldWindow = 28
+
+// parseSliceFields reads the sliceFields of nal, a slice NAL unit from its
+// header on (escaped, as sent); false when it ends first.
+func parseSliceFields(codec Codec, nal []byte) (f sliceFields, ok bool) {
+	f, _, ok = parseSliceFieldsLen(codec, nal)
+	return f, ok
+}
+
+// parseSliceFieldsLen is parseSliceFields that also says how many bits
+// after the NAL header the fields take.
+func parseSliceFieldsLen(codec Codec, nal []byte) (f sliceFields, bits int, ok bool) {
+	hdr := 1
+	if codec == CodecH265 {
+		hdr = 2
+	}
+	if len(nal) <= hdr {
+		return f, 0, false
+	}
+	var buf [sliceFieldWindow]byte
+	r := bitReader{b: unescape(buf[:0], nal[hdr:min(len(nal), hdr+sliceFieldWindow)])}
+	if codec == CodecH264 {
+		f[0], f[1], f[2] = r.ue(), r.ue(), r.ue()
+	} else {
+		f[0] = r.bit()
+		if t := (nal[0] >> 1) & 0x3f; t >= 16 && t <= 23 { // IRAP
+			f[1] = r.bit()
+		}
+		f[2] = r.ue()
+	}
+	return f, r.pos, !r.bad
+}
+
+// bitReader reads bits, most significant first; bad is set when it reads
+// past the end or an exp-Golomb code longer than 32 bits.
+type bitReader struct {
+	b   []byte
+	pos int
+	bad bool
+}
+
+func (r *bitReader) bit() uint32 {
+	if r.pos >= len(r.b)*8 {
+		r.bad = true
+		return 0
+	}
+	v := r.b[r.pos/8] >> (7 - r.pos%8) & 1
+	r.pos++
+	return uint32(v)
+}
+
+// ue reads an unsigned exp-Golomb code, ue(v).
+func (r *bitReader) ue() uint32 {
+	zeros := 0
+	for r.bit() == 0 {
+		if r.bad || zeros == 31 {
+			r.bad = true
+			return 0
+		}
+		zeros++
+	}
+	v := uint32(1)
+	for range zeros {
+		v = v<<1 | r.bit()
+	}
+	return v - 1
 }
