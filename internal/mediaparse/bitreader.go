@@ -12,6 +12,7 @@ type bitReader struct {
 	zeros  int  // zero bytes just returned, for emulation prevention
 	cur    byte // current byte, consumed from the most significant bit
 	nbits  uint // bits left in cur
+	read   int  // bits returned
 	failed bool
 }
 
@@ -52,6 +53,7 @@ func (b *bitReader) bit() uint32 {
 		return 0
 	}
 	b.nbits--
+	b.read++
 	return uint32(b.cur>>b.nbits) & 1
 }
 
@@ -101,6 +103,27 @@ func (b *bitReader) se() int32 {
 	}
 	return int32(-(k / 2))
 }
+
+// RBSPReader reads the RBSP bits of an H.264 or H.265 NAL unit payload (the
+// bytes after its NAL header, as sent), most significant first, dropping
+// emulation-prevention bytes as it goes. Reads past the end return zeros
+// and make Failed report true.
+type RBSPReader struct{ r bitReader }
+
+// NewRBSPReader returns a reader at the start of payload.
+func NewRBSPReader(payload []byte) RBSPReader { return RBSPReader{newBitReader(payload)} }
+
+// Bit reads one bit.
+func (b *RBSPReader) Bit() uint32 { return b.r.bit() }
+
+// UE reads an unsigned Exp-Golomb code, ue(v).
+func (b *RBSPReader) UE() uint32 { return b.r.ue() }
+
+// BitsRead is how many RBSP bits were read.
+func (b *RBSPReader) BitsRead() int { return b.r.read }
+
+// Failed reports whether a read went past the end or a code was too long.
+func (b *RBSPReader) Failed() bool { return b.r.failed }
 
 // BitReader reads bits most significant first from a byte slice, with no
 // emulation prevention: for VP9 and AV1 headers. Reads past the end return

@@ -3,6 +3,8 @@ package e2ee
 import (
 	"bytes"
 	"errors"
+
+	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
 var (
@@ -199,51 +201,15 @@ func parseSliceFieldsLen(codec Codec, nal []byte) (f sliceFields, bits int, ok b
 	if len(nal) <= hdr {
 		return f, 0, false
 	}
-	var buf [sliceFieldWindow]byte
-	r := bitReader{b: unescape(buf[:0], nal[hdr:min(len(nal), hdr+sliceFieldWindow)])}
+	r := mediaparse.NewRBSPReader(nal[hdr:min(len(nal), hdr+sliceFieldWindow)])
 	if codec == CodecH264 {
-		f[0], f[1], f[2] = r.ue(), r.ue(), r.ue()
+		f[0], f[1], f[2] = r.UE(), r.UE(), r.UE()
 	} else {
-		f[0] = r.bit()
+		f[0] = r.Bit()
 		if t := (nal[0] >> 1) & 0x3f; t >= 16 && t <= 23 { // IRAP
-			f[1] = r.bit()
+			f[1] = r.Bit()
 		}
-		f[2] = r.ue()
+		f[2] = r.UE()
 	}
-	return f, r.pos, !r.bad
-}
-
-// bitReader reads bits, most significant first; bad is set when it reads
-// past the end or an exp-Golomb code longer than 32 bits.
-type bitReader struct {
-	b   []byte
-	pos int
-	bad bool
-}
-
-func (r *bitReader) bit() uint32 {
-	if r.pos >= len(r.b)*8 {
-		r.bad = true
-		return 0
-	}
-	v := r.b[r.pos/8] >> (7 - r.pos%8) & 1
-	r.pos++
-	return uint32(v)
-}
-
-// ue reads an unsigned exp-Golomb code, ue(v).
-func (r *bitReader) ue() uint32 {
-	zeros := 0
-	for r.bit() == 0 {
-		if r.bad || zeros == 31 {
-			r.bad = true
-			return 0
-		}
-		zeros++
-	}
-	v := uint32(1)
-	for range zeros {
-		v = v<<1 | r.bit()
-	}
-	return v - 1
+	return f, r.BitsRead(), !r.Failed()
 }
