@@ -21,7 +21,8 @@ type Result struct {
 	// Frames is the number of frames ffprobe decoded (nb_read_frames).
 	Frames int
 	// Duration is the file's duration in seconds as ffprobe reports it
-	// for the format, from the container's own fields.
+	// for the format, from the container's own fields; 0 for a raw stream
+	// (Annex-B H.264), which has none ("N/A").
 	Duration float64
 	// Codec is ffprobe's codec name, such as "vp8" or "opus".
 	Codec string
@@ -71,7 +72,9 @@ func parse(out string) (Result, error) {
 			r.Frames, err = strconv.Atoi(v)
 			seen++
 		case "duration":
-			r.Duration, err = strconv.ParseFloat(v, 64)
+			if v != "N/A" {
+				r.Duration, err = strconv.ParseFloat(v, 64)
+			}
 			seen++
 		}
 		if err != nil {

@@ -44,7 +44,7 @@ func subscriber(t *testing.T, join func(cb *lksdk.RoomCallback) *lksdk.Room,
 	t.Helper()
 	var readers sync.WaitGroup
 	t.Cleanup(readers.Wait) // after the room has left: the tracks end
-	tracks := make(chan *readTrack, 4)
+	tracks := make(chan *readTrack, 8)
 	cb := lksdk.NewRoomCallback()
 	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
 		rt := &readTrack{source: map[string]bool{}, matched: map[string]bool{}}
@@ -121,6 +121,7 @@ func TestTrackReaderThroughTheServer(t *testing.T) {
 	badKeys := keys(t, "not the room's passphrase")
 	sources := map[string][][]byte{
 		webrtc.MimeTypeVP8:  sourceFrames(t, "vp8.ivf"),
+		webrtc.MimeTypeH264: sourceFrames(t, "h264.h264"),
 		webrtc.MimeTypeOpus: sourceFrames(t, "opus.ogg"),
 	}
 
@@ -136,9 +137,10 @@ func TestTrackReaderThroughTheServer(t *testing.T) {
 				plis.Add(1)
 			}
 		}))
+	publishEncryptedFile(t, pubRoom, pubKeys, "h264.h264", webrtc.MimeTypeH264)
 	publishEncryptedFile(t, pubRoom, pubKeys, "opus.ogg", webrtc.MimeTypeOpus)
 
-	good, bad := takeTracks(t, goodCh, 2), takeTracks(t, badCh, 2)
+	good, bad := takeTracks(t, goodCh, 3), takeTracks(t, badCh, 3)
 
 	// The right key: the file's frames, byte for byte.
 	for mime, rt := range good {

@@ -1,6 +1,7 @@
 package e2ee_test
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -50,18 +51,36 @@ func keys(t testing.TB, pass string) *e2ee.ExternalKeyProvider {
 	return kp
 }
 
-// sourceFrames reads every frame (IVF) or packet (Ogg) of a test file.
+// sourceFrames reads every frame (IVF), access unit (H.264, with 4-byte
+// start codes, as a depacketizer writes them) or packet (Ogg) of a test
+// file.
 func sourceFrames(t testing.TB, file string) [][]byte {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "..", "testdata", file))
 	require.NoError(t, err)
 	defer f.Close()
 	var next func() ([]byte, error)
-	if filepath.Ext(file) == ".ivf" {
+	switch filepath.Ext(file) {
+	case ".h264":
+		r := mediaparse.NewAnnexBReader(f)
+		next = func() ([]byte, error) {
+			au, _, err := r.Next()
+			if err != nil {
+				return nil, err
+			}
+			var out []byte
+			for _, nal := range bytes.Split(au, []byte{0, 0, 1}) {
+				if nal = bytes.TrimRight(nal, "\x00"); len(nal) > 0 {
+					out = append(append(out, 0, 0, 0, 1), nal...)
+				}
+			}
+			return out, nil
+		}
+	case ".ivf":
 		r, _, err := mediaparse.NewIVFReader(f)
 		require.NoError(t, err)
 		next = func() ([]byte, error) { b, _, err := r.Next(); return b, err }
-	} else {
+	default:
 		r, _, err := mediaparse.NewOggOpusReader(f)
 		require.NoError(t, err)
 		next = r.Next

@@ -79,6 +79,19 @@ func TestRecordDecryptsThroughTransformer(t *testing.T) {
 			require.Positive(t, res.requests)
 		})
 	}
+	t.Run("h264.h264", func(t *testing.T) {
+		frames := loadH264(t)
+		pkts := packetize(encrypt(t, frames, webrtc.MimeTypeH264, keys), payloaderFor(webrtc.MimeTypeH264), packetizeOpts{seqStart: 100})
+		res := record(t, webrtc.MimeTypeH264, pkts, true, decryptor(t, keys, webrtc.MimeTypeH264))
+		checkH264Recording(t, frames, res, false)
+		require.Zero(t, res.stats.TransformFailed)
+
+		res = record(t, webrtc.MimeTypeH264, pkts, true, decryptor(t, passphraseKeys(t, "wrong"), webrtc.MimeTypeH264))
+		require.Empty(t, res.file)
+		require.Zero(t, res.stats.FramesWritten)
+		require.Equal(t, len(frames), res.stats.TransformFailed)
+		require.Positive(t, res.requests)
+	})
 	t.Run("opus", func(t *testing.T) {
 		frames := loadOpus(t)
 		pkts := packetize(encrypt(t, frames, webrtc.MimeTypeOpus, keys), payloaderFor(webrtc.MimeTypeOpus), packetizeOpts{audio: true})
@@ -105,8 +118,8 @@ type e2eeNop struct{}
 
 func (e2eeNop) TransformFrame(f []byte, _ lksdk.FrameInfo) ([]byte, error) { return f, nil }
 
-// TestRecordEncryptedRoom records a room's end-to-end encrypted VP8 and
-// Opus through their decryptors, and checks that FFmpeg decodes nearly
+// TestRecordEncryptedRoom records a room's end-to-end encrypted VP8, H.264
+// and Opus through their decryptors, and checks that FFmpeg decodes nearly
 // every frame of the files.
 func TestRecordEncryptedRoom(t *testing.T) {
 	srv := lktest.Start(t)
@@ -117,7 +130,7 @@ func TestRecordEncryptedRoom(t *testing.T) {
 	bob := joinRoom(t, srv, room, "bob", rec.Callback())
 	alice := joinRoom(t, srv, room, "alice", nil)
 
-	files := map[string]string{"vp8.ivf": webrtc.MimeTypeVP8, "opus.ogg": webrtc.MimeTypeOpus}
+	files := map[string]string{"vp8.ivf": webrtc.MimeTypeVP8, "h264.h264": webrtc.MimeTypeH264, "opus.ogg": webrtc.MimeTypeOpus}
 	done := make(chan string, len(files))
 	for name, mime := range files {
 		enc, err := e2ee.NewTrackEncryptor(keys, "alice", mime)
@@ -142,7 +155,7 @@ func TestRecordEncryptedRoom(t *testing.T) {
 	bob.Disconnect()
 	require.NoError(t, rec.Close())
 
-	want := map[string]int{"vp8": len(loadIVF(t, "vp8.ivf", isVP8Key)), "opus": len(loadOpus(t))}
+	want := map[string]int{"vp8": len(loadIVF(t, "vp8.ivf", isVP8Key)), "h264": len(loadH264(t)), "opus": len(loadOpus(t))}
 	seen := 0
 	for _, f := range rec.Files() {
 		require.NoError(t, f.Failure(), f.Path)
@@ -154,7 +167,7 @@ func TestRecordEncryptedRoom(t *testing.T) {
 		require.GreaterOrEqual(t, res.Frames*100, want[f.TrackName]*95, f.TrackName)
 		seen++
 	}
-	require.Equal(t, 2, seen)
+	require.Equal(t, len(files), seen)
 }
 
 // hangBoundRecorder bounds waits that only end when something hung.
