@@ -74,15 +74,24 @@ func (p *LocalParticipant) destinationIdentities(user *livekit.UserPacket) []str
 	return out
 }
 
-// decryptData decrypts dp when the engine has a DataCryptor and dp carries
-// an EncryptedPacket, and reports whether dp may be dispatched.
+// decryptData decrypts dp when it carries an EncryptedPacket, and reports
+// whether dp may be dispatched. Without a DataCryptor, an encrypted packet
+// is dropped and counted (RoomStats.DataEncryptedNoCryptor).
 func (e *RTCEngine) decryptData(dp *livekit.DataPacket) bool {
-	c := e.opts.dataCryptor
-	if c == nil || dp.GetEncryptedPacket() == nil {
+	if dp.GetEncryptedPacket() == nil {
 		return true
 	}
+	in := e.inbound
+	c := e.opts.dataCryptor
+	if c == nil {
+		in.noCryptor.Add(1)
+		if ok, more := in.decryptLog.allow(); ok {
+			e.logger().Info("dropping encrypted data packet: the room has no DataCryptor (WithDataCryptor)",
+				"sender", dp.ParticipantIdentity, "dropped", in.noCryptor.Load(), "alsoSince", more)
+		}
+		return false
+	}
 	if err := c.DecryptPacket(dp.ParticipantIdentity, dp); err != nil {
-		in := e.inbound
 		in.decryptFailed.Add(1)
 		if ok, more := in.decryptLog.allow(); ok {
 			e.logger().Info("dropping data packet that did not decrypt", "sender", dp.ParticipantIdentity,

@@ -61,7 +61,7 @@ type inboundData struct {
 	reliable pending
 	space    chan struct{} // closed, and replaced, when reliable data is released
 
-	received, malformed, droppedLossy, reliablePauses, decryptFailed atomic.Uint64
+	received, malformed, droppedLossy, reliablePauses, decryptFailed, noCryptor atomic.Uint64
 
 	lossyLog, reliableLog, decryptLog rateLog
 }
@@ -156,6 +156,7 @@ func (d *inboundData) fill(s *RoomStats) {
 	s.DataReceived = d.received.Load()
 	s.DataMalformed = d.malformed.Load()
 	s.DataDecryptFailed = d.decryptFailed.Load()
+	s.DataEncryptedNoCryptor = d.noCryptor.Load()
 	s.DroppedLossy = d.droppedLossy.Load()
 	s.ReliablePauses = d.reliablePauses.Load()
 	d.mu.Lock()

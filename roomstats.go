@@ -15,6 +15,10 @@ type RoomStats struct {
 	// room's DataCryptor (WithDataCryptor) could not decrypt, and were
 	// dropped.
 	DataDecryptFailed uint64
+	// DataEncryptedNoCryptor is the number of encrypted data packets
+	// (other participants' end-to-end encryption) dropped because the room
+	// has no DataCryptor to open them with (see WithDataCryptor).
+	DataEncryptedNoCryptor uint64
 	// DroppedLossy is the number of lossy data packets dropped because
 	// MaxPendingLossyPackets (or MaxPendingLossyBytes) were waiting for the
 	// room's callbacks.

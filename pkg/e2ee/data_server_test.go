@@ -81,13 +81,14 @@ func TestE2EEDataAndTextStreamsGoEncrypted(t *testing.T) {
 	eveRoom := join("eve", eve)
 	alice := join("alice", cryptor())
 	bob := join("bob", cryptor())
+	mallory := join("mallory", nil) // no cryptor at all
 
 	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
 	defer cancel()
 	// Each waits until the other is known, so that nothing is sent before
 	// the receiver is in the room.
-	for _, r := range []*lksdk.Room{alice, bob, eveRoom} {
-		for len(r.GetRemoteParticipants()) < 2 {
+	for _, r := range []*lksdk.Room{alice, bob, eveRoom, mallory} {
+		for len(r.GetRemoteParticipants()) < 3 {
 			select {
 			case <-ctx.Done():
 				t.Fatal("participants did not see each other")
@@ -154,6 +155,11 @@ func TestE2EEDataAndTextStreamsGoEncrypted(t *testing.T) {
 	// Counted just after the eavesdropper returns.
 	require.Eventually(t, func() bool { return eveRoom.Stats().DataDecryptFailed == uint64(len(eve.packets())) },
 		hangBound, 10*time.Millisecond, "every packet eve could not open is dropped and counted")
+	// Mallory, with no cryptor, was sent the same packets: dropped and
+	// counted as such, none delivered.
+	require.Eventually(t, func() bool { return mallory.Stats().DataEncryptedNoCryptor == uint64(len(eve.packets())) },
+		hangBound, 10*time.Millisecond, "every encrypted packet mallory had no cryptor for is dropped and counted")
+	require.Zero(t, mallory.Stats().DataDecryptFailed)
 	select {
 	case r := <-got:
 		t.Fatalf("unexpected delivery: %s from %s", r.what, r.from)
