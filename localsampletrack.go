@@ -197,7 +197,7 @@ func packetizerFor(mime string) (packetizer, webrtc.RTPCodecType, uint32, error)
 	case webrtc.MimeTypeVP8:
 		pk = &vp8Packetizer{}
 	case webrtc.MimeTypeVP9:
-		pk = pionPacketizer{&codecs.VP9Payloader{}}
+		pk = &vp9Packetizer{}
 	case webrtc.MimeTypeAV1:
 		pk = pionPacketizer{&codecs.AV1Payloader{}}
 	case webrtc.MimeTypeH264:
@@ -479,6 +479,10 @@ func (s *LocalSampleTrack) send(data []byte, ts uint32, opts *SampleWriteOptions
 		return nil
 	}
 	if s.transformer != nil {
+		if h, ok := s.packetizer.(clearHinted); ok {
+			h.hintClear(data)
+			defer h.hintClear(nil)
+		}
 		var err error
 		if data, err = s.transform(data, ts, ssrc, replay); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/livekit/server-sdk-go/internal/codec"
+	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
 // packetizer splits a frame into RTP payloads, each handed to the emitter
@@ -64,6 +65,90 @@ func (v *vp8Packetizer) packetize(frame []byte, e emitter) {
 		e.emit(b, len(frame) == 0)
 	}
 	v.pictureID = (v.pictureID + 1) & 0x7fff
+}
+
+// clearHinted is a packetizer whose payload descriptor says something of
+// the frame's content, which it reads from the frame. When a
+// FrameTransformer rewrites frames (end-to-end encryption), the track hands
+// it the frame in clear first; hintClear(nil) ends the hint.
+type clearHinted interface {
+	hintClear(frame []byte)
+}
+
+// vp9Packetizer splits a VP9 frame (RFC 9628) behind a non-flexible payload
+// descriptor with a 15-bit picture id; a keyframe's first packet carries
+// the scalability structure with its size. It lays packets out as pion's
+// VP9Payloader does, but reads keyframe and size from the frame in clear
+// when one is hinted: an encrypted frame's header is ciphertext, which
+// pion's payloader fails to parse and then sends nothing of.
+type vp9Packetizer struct {
+	buf       []byte
+	pictureID uint16
+
+	hinted        bool
+	key           bool
+	width, height int
+	hintOK        bool
+}
+
+const (
+	vp9DescriptorSize = 3
+	vp9SSSize         = 8 // the scalability structure of one spatial layer
+)
+
+func (v *vp9Packetizer) hintClear(frame []byte) {
+	v.hinted = frame != nil
+	if v.hinted {
+		v.key, v.width, v.height, v.hintOK = mediaparse.VP9FrameHeader(frame)
+	}
+}
+
+func (v *vp9Packetizer) packetize(frame []byte, e emitter) {
+	key, width, height, ok := v.key, v.width, v.height, v.hintOK
+	if !v.hinted {
+		key, width, height, ok = mediaparse.VP9FrameHeader(frame)
+	}
+	pid := v.pictureID
+	v.pictureID = (v.pictureID + 1) & 0x7fff
+	if !ok || len(frame) == 0 {
+		return // as pion's payloader: a frame without a header is not sent
+	}
+	if v.buf == nil {
+		v.buf = make([]byte, rtpMTU)
+	}
+	for first := true; len(frame) > 0; first = false {
+		size := vp9DescriptorSize
+		if key && first {
+			size += vp9SSSize
+		}
+		n := min(rtpMTU-size, len(frame))
+		b := v.buf[:size+n]
+		b[0] = 0x80 | 0x01 // I: picture id; Z: not a reference for an upper layer
+		if !key {
+			b[0] |= 0x40 // P: inter-picture predicted
+		}
+		if first {
+			b[0] |= 0x08 // B: start of the frame
+		}
+		if n == len(frame) {
+			b[0] |= 0x04 // E: end of the frame
+		}
+		b[1] = 0x80 | byte(pid>>8)
+		b[2] = byte(pid)
+		if key && first {
+			b[0] |= 0x02 // V: scalability structure
+			ss := b[vp9DescriptorSize:]
+			ss[0] = 0x18 // N_S 0 (one layer), Y: sizes, G: a picture group
+			ss[1], ss[2] = byte(width>>8), byte(width)
+			ss[3], ss[4] = byte(height>>8), byte(height)
+			ss[5] = 0x01        // N_G: one picture
+			ss[6] = 1<<4 | 1<<2 // TID 0, U: switching up point, R: one reference
+			ss[7] = 0x01        // P_DIFF 1
+		}
+		copy(b[size:], frame[:n])
+		frame = frame[n:]
+		e.emit(b, len(frame) == 0)
+	}
 }
 
 // h264Packetizer packetizes an Annex-B access unit (RFC 6184): NAL units

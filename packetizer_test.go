@@ -1,13 +1,17 @@
 package lksdk
 
 import (
+	"errors"
+	"io"
 	"math/rand"
+	"os"
 	"testing"
 
 	"github.com/pion/rtp/codecs"
 	"github.com/stretchr/testify/require"
 
 	"github.com/livekit/server-sdk-go/internal/codec"
+	"github.com/livekit/server-sdk-go/internal/mediaparse"
 )
 
 type collected struct {
@@ -138,3 +142,85 @@ func FuzzH264Packetizer(f *testing.F) {
 type emitFunc func([]byte, bool)
 
 func (f emitFunc) emit(p []byte, last bool) { f(p, last) }
+
+// vp9Frames returns the frames of testdata/vp9.ivf.
+func vp9Frames(t *testing.T) [][]byte {
+	t.Helper()
+	f, err := os.Open("testdata/vp9.ivf")
+	require.NoError(t, err)
+	defer f.Close()
+	r, _, err := mediaparse.NewIVFReader(f)
+	require.NoError(t, err)
+	var frames [][]byte
+	for {
+		b, _, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return frames
+		}
+		require.NoError(t, err)
+		frames = append(frames, append([]byte(nil), b...))
+	}
+}
+
+// TestVP9PacketizerMatchesPion: on frames in clear, the packetizer lays
+// out exactly what pion's VP9Payloader does.
+func TestVP9PacketizerMatchesPion(t *testing.T) {
+	pion := &codecs.VP9Payloader{InitialPictureIDFn: func() uint16 { return 0 }}
+	v := &vp9Packetizer{}
+	var keys int
+	for i, frame := range vp9Frames(t) {
+		want := pion.Payload(rtpMTU, frame)
+		var c collected
+		v.packetize(frame, &c)
+		require.Equal(t, want, c.payloads, "frame %d", i)
+		for j := range c.marks {
+			require.Equal(t, j == len(c.marks)-1, c.marks[j])
+		}
+		if c.payloads[0][0]&0x02 != 0 {
+			keys++
+		}
+	}
+	require.Positive(t, keys, "no keyframe in the file")
+}
+
+// TestVP9PacketizerReadsTheClearFrame: a frame rewritten by a transformer
+// (here: random bytes, as ciphertext) is described by the frame in clear
+// it was hinted, and sent whole; unhinted, pion's payloader and this one
+// send nothing of it.
+func TestVP9PacketizerReadsTheClearFrame(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	v := &vp9Packetizer{}
+	clearPk := &vp9Packetizer{}
+	var sent, pionSent int
+	frames := vp9Frames(t)
+	for i, frame := range frames {
+		enc := make([]byte, len(frame)+28)
+		rng.Read(enc)
+		enc[0] = 0 // a frame marker that does not parse
+		var clearOut, encOut collected
+		clearPk.packetize(frame, &clearOut)
+		v.hintClear(frame)
+		v.packetize(enc, &encOut)
+		v.hintClear(nil)
+		require.Equal(t, clearOut.payloads[0][:vp9DescriptorSize+vp9SSSize*int(clearOut.payloads[0][0]>>1&1)],
+			encOut.payloads[0][:vp9DescriptorSize+vp9SSSize*int(encOut.payloads[0][0]>>1&1)], "frame %d: descriptor", i)
+		var out []byte
+		for _, p := range encOut.payloads {
+			var pkt codecs.VP9Packet
+			data, err := pkt.Unmarshal(p)
+			require.NoError(t, err)
+			out = append(out, data...)
+		}
+		require.Equal(t, enc, out, "frame %d", i)
+		sent++
+		if len((&codecs.VP9Payloader{}).Payload(rtpMTU, enc)) > 0 {
+			pionSent++
+		}
+	}
+	require.Equal(t, len(frames), sent)
+	require.Zero(t, pionSent, "pion's payloader sent encrypted frames")
+	// Unhinted again: the ciphertext is read as a header, and not sent.
+	var c collected
+	v.packetize([]byte{0, 1, 2, 3}, &c)
+	require.Empty(t, c.payloads)
+}

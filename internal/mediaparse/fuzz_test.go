@@ -46,6 +46,7 @@ func readAllIVF(r io.Reader) (total, frames int, digest []byte, err error) {
 		IsVP8Keyframe(f)
 		VP8Dimensions(f)
 		IsVP9Keyframe(f)
+		VP9FrameHeader(f)
 		IsAV1Keyframe(f)
 	}
 }

@@ -62,6 +62,53 @@ func IsVP9Keyframe(frame []byte) bool {
 	return !b.Failed()
 }
 
+// VP9FrameHeader reads what an RTP payload descriptor (RFC 9628) needs of a
+// VP9 frame's uncompressed header (VP9 bitstream specification section
+// 6.2): whether it is a keyframe, and a keyframe's size. A frame that
+// shows an existing one is not a keyframe. ok is false when the header is
+// malformed or truncated. For a superframe the first frame is read.
+func VP9FrameHeader(frame []byte) (key bool, width, height int, ok bool) {
+	b := NewBitReader(frame)
+	if b.Bits(2) != 2 { // frame_marker
+		return false, 0, 0, false
+	}
+	low := b.Bits(1)
+	profile := b.Bits(1)<<1 | low
+	if profile == 3 {
+		b.Bits(1) // reserved_zero
+	}
+	if b.Flag() { // show_existing_frame
+		b.Bits(3)
+		return false, 0, 0, !b.Failed()
+	}
+	if b.Bits(1) != 0 { // frame_type: a non-key frame
+		b.Bits(2) // show_frame, error_resilient_mode
+		return false, 0, 0, !b.Failed()
+	}
+	b.Bits(2) // show_frame, error_resilient_mode
+	if b.Bits(24) != 0x498342 {
+		return false, 0, 0, false
+	}
+	// color_config
+	if profile >= 2 {
+		b.Bits(1) // ten_or_twelve_bit
+	}
+	if b.Bits(3) != 7 { // color_space, not CS_RGB
+		b.Bits(1) // color_range
+		if profile == 1 || profile == 3 {
+			b.Bits(3) // subsampling_x, subsampling_y, reserved_zero
+		}
+	} else if profile == 1 || profile == 3 {
+		b.Bits(1) // reserved_zero
+	}
+	width = int(b.Bits(16)) + 1 // frame_width_minus_1
+	height = int(b.Bits(16)) + 1
+	if b.Failed() {
+		return false, 0, 0, false
+	}
+	return true, width, height, true
+}
+
 // AV1 OBU types (AV1 specification section 6.2.2).
 const av1OBUSequenceHeader = 1
 

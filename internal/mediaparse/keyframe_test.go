@@ -1,6 +1,9 @@
 package mediaparse
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func TestVP8Keyframe(t *testing.T) {
 	// Frame tag (keyframe, version 0, show_frame, partition size), start
@@ -91,5 +94,44 @@ func TestAV1Keyframe(t *testing.T) {
 		if got := IsAV1Keyframe(tt.tu); got != tt.want {
 			t.Errorf("%s: IsAV1Keyframe(% x) = %v", tt.name, tt.tu, got)
 		}
+	}
+}
+
+// TestVP9FrameHeader reads the test file's frames: keyframes where
+// IsVP9Keyframe says so, with the file's size.
+func TestVP9FrameHeader(t *testing.T) {
+	r, hdr, err := NewIVFReader(bytes.NewReader(testdata(t, "vp9.ivf")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys, frames int
+	for {
+		f, _, err := r.Next()
+		if err != nil {
+			break
+		}
+		frames++
+		key, w, h, ok := VP9FrameHeader(f)
+		if !ok || key != IsVP9Keyframe(f) {
+			t.Fatalf("frame %d: key %v ok %v, IsVP9Keyframe %v", frames, key, ok, IsVP9Keyframe(f))
+		}
+		if key {
+			keys++
+			if w != int(hdr.Width) || h != int(hdr.Height) {
+				t.Fatalf("frame %d: %dx%d, the file says %dx%d", frames, w, h, hdr.Width, hdr.Height)
+			}
+		}
+	}
+	if keys == 0 || frames < 2 {
+		t.Fatalf("%d keyframes in %d frames", keys, frames)
+	}
+	for _, bad := range [][]byte{nil, {0x00}, {0x82, 0x49, 0x83}, {0x82, 0x49, 0x83, 0x42}} {
+		if _, _, _, ok := VP9FrameHeader(bad); ok {
+			t.Errorf("% x: ok", bad)
+		}
+	}
+	// A frame showing an existing one: not a keyframe, and valid.
+	if key, _, _, ok := VP9FrameHeader([]byte{0x88}); key || !ok {
+		t.Errorf("show_existing_frame: key %v ok %v", key, ok)
 	}
 }

@@ -122,6 +122,7 @@ func TestTrackReaderThroughTheServer(t *testing.T) {
 	sources := map[string][][]byte{
 		webrtc.MimeTypeVP8:  sourceFrames(t, "vp8.ivf"),
 		webrtc.MimeTypeH264: sourceFrames(t, "h264.h264"),
+		webrtc.MimeTypeVP9:  sourceFrames(t, "vp9.ivf"),
 		webrtc.MimeTypeOpus: sourceFrames(t, "opus.ogg"),
 	}
 
@@ -138,9 +139,10 @@ func TestTrackReaderThroughTheServer(t *testing.T) {
 			}
 		}))
 	publishEncryptedFile(t, pubRoom, pubKeys, "h264.h264", webrtc.MimeTypeH264)
+	publishEncryptedFile(t, pubRoom, pubKeys, "vp9.ivf", webrtc.MimeTypeVP9)
 	publishEncryptedFile(t, pubRoom, pubKeys, "opus.ogg", webrtc.MimeTypeOpus)
 
-	good, bad := takeTracks(t, goodCh, 3), takeTracks(t, badCh, 3)
+	good, bad := takeTracks(t, goodCh, 4), takeTracks(t, badCh, 4)
 
 	// The right key: the file's frames, byte for byte.
 	for mime, rt := range good {
