@@ -109,9 +109,10 @@ type engineOptions struct {
 	transportPolicy  webrtc.ICETransportPolicy
 	autoSubscribe    bool
 	reconnectTimeout time.Duration
-	noReconnect      bool        // a lost connection ends the room
-	log              logr.Logger // every line the engine logs; the package's when unset
-	dataCryptor      DataCryptor // WithDataCryptor; nil: data goes in clear
+	noReconnect      bool               // a lost connection ends the room
+	log              logr.Logger        // every line the engine logs; the package's when unset
+	dataCryptor      DataCryptor        // WithDataCryptor; nil: data goes in clear
+	encryption       *EncryptionOptions // WithEncryption; nil: tracks as they are
 }
 
 // NewRTCEngine returns an engine that is not connected.

@@ -53,7 +53,8 @@ type TrackPublicationOptions struct {
 	// end (livekit.Encryption_GCM, as pkg/e2ee seals them), so that
 	// subscribers know to decrypt them. It does not encrypt anything: the
 	// track's frames must be sealed, such as by a LocalSampleTrack made
-	// WithFrameTransformer. An encrypted audio track is published without
+	// WithFrameTransformer, or by a room joined WithEncryption (which sets
+	// it for the sample tracks it encrypts). An encrypted audio track is published without
 	// RED, whose redundant copies a receiver could not decrypt.
 	Encryption livekit.Encryption_Type
 }
@@ -74,6 +75,10 @@ func (p *LocalParticipant) PublishTrackWithContext(ctx context.Context, track we
 	}
 	if opts == nil {
 		opts = &TrackPublicationOptions{}
+	}
+	opts, err := p.encryptPublication(opts, track)
+	if err != nil {
+		return nil, err
 	}
 	kind := KindFromRTPType(track.Kind())
 	req := &livekit.AddTrackRequest{
@@ -231,6 +236,11 @@ func (p *LocalParticipant) PublishSimulcastTrackWithContext(ctx context.Context,
 		seen[t.layer.Quality] = true
 		layers = append(layers, t)
 	}
+	encOpts, err := p.encryptPublication(opts, asTrackLocals(layers)...)
+	if err != nil {
+		return nil, err
+	}
+	opts = encOpts
 	// The order of the encodings tells the server which is which: lowest
 	// first.
 	sort.Slice(layers, func(i, j int) bool { return layers[i].layer.Quality < layers[j].layer.Quality })

@@ -81,3 +81,25 @@ func TrackDecryptors(kp *ExternalKeyProvider, sifTrailer []byte) func(*webrtc.Tr
 		return d, nil
 	}
 }
+
+// NewEncryptionOptions returns the options that turn end-to-end encryption
+// on for a room with kp's keys (lksdk.WithEncryption): the frames of every
+// sample track it publishes are encrypted with NewTrackEncryptor, the
+// tracks are announced as livekit.Encryption_GCM, and its data packets go
+// through NewDataCryptor.
+//
+//	opts, err := e2ee.NewEncryptionOptions(keys)
+//	room, err := lksdk.ConnectToRoom(url, info, cb, lksdk.WithEncryption(opts))
+func NewEncryptionOptions(kp *ExternalKeyProvider) (lksdk.EncryptionOptions, error) {
+	data, err := NewDataCryptor(kp)
+	if err != nil {
+		return lksdk.EncryptionOptions{}, err
+	}
+	return lksdk.EncryptionOptions{
+		Type: livekit.Encryption_GCM,
+		FrameEncryptor: func(identity, mime string) (lksdk.FrameTransformer, error) {
+			return NewTrackEncryptor(kp, identity, mime)
+		},
+		Data: data,
+	}, nil
+}
