@@ -46,5 +46,10 @@
 // joined; WithSifTrailer and the sifTrailer parameters take it.
 //
 // Data: EncryptData and DecryptData seal the EncryptedPacket payloads of
-// data packets (AES-128-GCM, 12-byte IV, no additional data).
+// data packets (AES-128-GCM, 12-byte IV, no additional data); a
+// DataCryptor does so for a room (lksdk.WithDataCryptor).
+//
+// A whole room: NewEncryptionOptions, given to lksdk.WithEncryption,
+// encrypts the frames of every sample track the room publishes and its
+// data, and announces the tracks as encrypted.
 package e2ee
