@@ -24,8 +24,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/livekit/protocol/livekit"
-
 	lksdk "github.com/livekit/server-sdk-go"
 	"github.com/livekit/server-sdk-go/pkg/e2ee"
 	"github.com/livekit/server-sdk-go/pkg/recorder"
@@ -94,7 +92,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := keys.SetKeyFromPassphrase(cfg.Passphrase, 0); err != nil {
 		return err
 	}
-	data, err := e2ee.NewDataCryptor(keys)
+	// What the bot sends is encrypted: its tracks' frames and its data.
+	encryption, err := e2ee.NewEncryptionOptions(keys)
 	if err != nil {
 		return err
 	}
@@ -141,7 +140,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}()
 	}
 
-	opts := append([]lksdk.ConnectOption{lksdk.WithDataCryptor(data)}, cfg.Connect...)
+	opts := append([]lksdk.ConnectOption{lksdk.WithEncryption(encryption)}, cfg.Connect...)
 	room, err = lksdk.ConnectToRoom(cfg.URL, cfg.Info, cb, opts...)
 	close(joined)
 	if err != nil {
@@ -158,7 +157,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if file == "" {
 			continue
 		}
-		if err := publish(room, keys, file, cfg.Loop); err != nil {
+		if err := publish(room, file, cfg.Loop); err != nil {
 			return err
 		}
 	}
@@ -170,28 +169,18 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 }
 
-// publish publishes a media file with its frames encrypted by the bot's
-// key, announced as encrypted so that subscribers decrypt it.
-func publish(room *lksdk.Room, keys *e2ee.ExternalKeyProvider, file string, loop bool) error {
-	mime := "video/VP8"
-	if strings.EqualFold(filepath.Ext(file), ".ogg") {
-		mime = "audio/opus"
-	}
-	enc, err := e2ee.NewTrackEncryptor(keys, room.LocalParticipant.Identity(), mime)
-	if err != nil {
-		return err
-	}
-	track, err := lksdk.NewLocalFileTrack(file, lksdk.ReaderTrackWithLoop(loop),
-		lksdk.ReaderTrackWithSampleTrackOptions(lksdk.WithFrameTransformer(enc)))
+// publish publishes a media file; the room encrypts its frames with the
+// bot's key and announces the track as encrypted, so that subscribers
+// decrypt it.
+func publish(room *lksdk.Room, file string, loop bool) error {
+	track, err := lksdk.NewLocalFileTrack(file, lksdk.ReaderTrackWithLoop(loop))
 	if err != nil {
 		return err
 	}
 	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-	if _, err := room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{
-		Name: name, Encryption: livekit.Encryption_GCM,
-	}); err != nil {
+	if _, err := room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: name}); err != nil {
 		return fmt.Errorf("publishing %s: %w", file, err)
 	}
-	fmt.Printf("publishing %s encrypted (%s)\n", file, mime)
+	fmt.Printf("publishing %s encrypted (%s)\n", file, track.Codec().MimeType)
 	return nil
 }
