@@ -290,6 +290,9 @@ func TestOptionsAndInputsAreChecked(t *testing.T) {
 	if c, err := CodecFromMimeType("video/H264"); err != nil || c != CodecH264 {
 		t.Errorf("video/H264: %v %v", c, err)
 	}
+	if _, err := NewTrackEncryptor(kp, "", "video/AV1"); !errors.Is(err, ErrTrackCodecNotEncryptable) {
+		t.Errorf("an AV1 track encryptor: %v", err)
+	}
 }
 
 // escapeByByte is escape written byte by byte, as the rule reads.

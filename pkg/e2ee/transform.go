@@ -2,6 +2,7 @@ package e2ee
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/webrtc/v3"
@@ -19,14 +20,25 @@ var (
 // codec mimeType ("video/VP8", "audio/opus", ...) sent by identity ("" for
 // the shared key only). Give it to the track with
 // lksdk.WithFrameTransformer, and publish the track with
-// TrackPublicationOptions.Encryption set to livekit.Encryption_GCM.
+// TrackPublicationOptions.Encryption set to livekit.Encryption_GCM. AV1 is
+// refused (ErrTrackCodecNotEncryptable).
 func NewTrackEncryptor(kp *ExternalKeyProvider, identity, mimeType string) (*FrameEncryptor, error) {
 	codec, err := CodecFromMimeType(mimeType)
 	if err != nil {
 		return nil, err
 	}
+	if codec == CodecAV1 {
+		return nil, fmt.Errorf("%w: %s", ErrTrackCodecNotEncryptable, mimeType)
+	}
 	return NewFrameEncryptor(kp, identity, codec)
 }
+
+// ErrTrackCodecNotEncryptable is returned for a track whose codec cannot be
+// sent encrypted: AV1, whose RTP packetization reads the OBU headers that
+// LiveKit's frame format encrypts (nothing of an AV1 frame stays in
+// clear), so that most encrypted frames would be dropped or mangled on
+// the way. livekit-client refuses AV1 for the same reason.
+var ErrTrackCodecNotEncryptable = errors.New("e2ee: frames of this codec cannot be sent encrypted")
 
 // TransformFrame encrypts frame (EncryptFrame): a FrameEncryptor is the
 // lksdk.FrameTransformer of a track whose frames are encrypted end to end.

@@ -48,6 +48,13 @@ func TestWithEncryptionEncryptsWhatTheRoomPublishes(t *testing.T) {
 	_, err = bot.LocalParticipant.PublishTrack(raw, &lksdk.TrackPublicationOptions{Name: "raw"})
 	require.True(t, errors.Is(err, lksdk.ErrTrackNotEncrypted), "publishing a track the room cannot encrypt: %v", err)
 
+	// So is a sample track of a codec that cannot go encrypted.
+	av1, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeAV1, ClockRate: 90000})
+	require.NoError(t, err)
+	_, err = bot.LocalParticipant.PublishTrack(av1, &lksdk.TrackPublicationOptions{Name: "av1"})
+	require.True(t, errors.Is(err, lksdk.ErrTrackNotEncrypted) && errors.Is(err, e2ee.ErrTrackCodecNotEncryptable),
+		"publishing AV1 encrypted: %v", err)
+
 	// ...and a sample track is encrypted without being asked.
 	track, err := lksdk.NewLocalFileTrack(filepath.Join("..", "..", "testdata", "vp8.ivf"), lksdk.ReaderTrackWithLoop(true))
 	require.NoError(t, err)
