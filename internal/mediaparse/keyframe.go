@@ -40,26 +40,36 @@ func VP8Dimensions(frame []byte) (width, height int, ok bool) {
 // first frame is examined.
 func IsVP9Keyframe(frame []byte) bool {
 	b := NewBitReader(frame)
+	_, key, ok := vp9HeaderStart(&b)
+	return key && ok
+}
+
+// vp9HeaderStart reads a VP9 uncompressed header up to a keyframe's frame
+// sync code: the profile, and whether the frame is a keyframe; ok is false
+// when the header is malformed or truncated.
+func vp9HeaderStart(b *BitReader) (profile uint32, key, ok bool) {
 	if b.Bits(2) != 2 { // frame_marker
-		return false
+		return 0, false, false
 	}
 	low := b.Bits(1)
-	high := b.Bits(1)
-	if high<<1|low == 3 && b.Bits(1) != 0 { // reserved_zero
-		return false
+	profile = b.Bits(1)<<1 | low
+	if profile == 3 && b.Bits(1) != 0 { // reserved_zero
+		return 0, false, false
 	}
-	if b.Bits(1) != 0 { // show_existing_frame
-		return false
+	if b.Flag() { // show_existing_frame
+		b.Bits(3)
+		return profile, false, !b.Failed()
 	}
-	if b.Bits(1) != 0 { // frame_type
-		return false
+	if b.Bits(1) != 0 { // frame_type: a non-key frame
+		b.Bits(2) // show_frame, error_resilient_mode
+		return profile, false, !b.Failed()
 	}
 	// show_frame and error_resilient_mode, then frame_sync_code.
 	b.Bits(2)
 	if b.Bits(24) != 0x498342 {
-		return false
+		return profile, false, false
 	}
-	return !b.Failed()
+	return profile, true, !b.Failed()
 }
 
 // VP9FrameHeader reads what an RTP payload descriptor (RFC 9628) needs of a
@@ -69,25 +79,9 @@ func IsVP9Keyframe(frame []byte) bool {
 // malformed or truncated. For a superframe the first frame is read.
 func VP9FrameHeader(frame []byte) (key bool, width, height int, ok bool) {
 	b := NewBitReader(frame)
-	if b.Bits(2) != 2 { // frame_marker
-		return false, 0, 0, false
-	}
-	low := b.Bits(1)
-	profile := b.Bits(1)<<1 | low
-	if profile == 3 {
-		b.Bits(1) // reserved_zero
-	}
-	if b.Flag() { // show_existing_frame
-		b.Bits(3)
-		return false, 0, 0, !b.Failed()
-	}
-	if b.Bits(1) != 0 { // frame_type: a non-key frame
-		b.Bits(2) // show_frame, error_resilient_mode
-		return false, 0, 0, !b.Failed()
-	}
-	b.Bits(2) // show_frame, error_resilient_mode
-	if b.Bits(24) != 0x498342 {
-		return false, 0, 0, false
+	profile, key, ok := vp9HeaderStart(&b)
+	if !key || !ok {
+		return false, 0, 0, ok
 	}
 	// color_config
 	if profile >= 2 {
